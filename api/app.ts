@@ -1,0 +1,43 @@
+// The Express app, built from its ports so tests pass their own. Routers per
+// business context are mounted here; nothing else imports from api/.
+import express, { type Express, type Router } from 'express';
+import helmet from 'helmet';
+import cors from 'cors';
+import { randomUUID } from 'node:crypto';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../core/logger';
+import { createHealthRouter, type Probe } from './health/routes';
+import { notFoundHandler, problemHandler } from './middleware/problem';
+
+export interface AppDeps {
+  logger: Logger;
+  webOrigin: string;
+  probes: Record<string, Probe>;
+  /** Business routers, mounted in order after health and before the 404 handler. */
+  routers?: Router[];
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(helmet());
+  app.use(cors({ origin: deps.webOrigin, credentials: true, exposedHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'] }));
+  app.use(createHealthRouter(deps.probes));
+  for (const router of deps.routers ?? []) app.use(router);
+  app.use(notFoundHandler);
+  app.use(problemHandler);
+  return app;
+}

@@ -1,0 +1,89 @@
+// One typed configuration, read from the environment. Defaults point at the
+// local stack that `npm run dev` starts; production sets every URL and secret.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const url = z.string().url();
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: url.default('postgres://cmp@127.0.0.1:55432/cmp'),
+  DATABASE_POOL_MAX: positiveInt.default(10),
+
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+
+  API_PORT: port.default(4000),
+  API_PUBLIC_URL: url.default('http://127.0.0.1:4000'),
+  WEB_ORIGIN: url.default('http://127.0.0.1:3000'),
+
+  S3_ENDPOINT: url.default('http://127.0.0.1:4569'),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().default('S3RVER'),
+  S3_SECRET_ACCESS_KEY: z.string().default('S3RVER'),
+  S3_ARTIFACT_BUCKET: z.string().default('cmp-artifacts'),
+
+  OIDC_ISSUER: url.default('http://127.0.0.1:4010'),
+  OIDC_AUDIENCE: z.string().default('cmp-api'),
+  OIDC_ROLES_CLAIM: z.string().default('realm_access.roles'),
+  OIDC_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).default(30),
+
+  LANGFLOW_URL: url.default('http://127.0.0.1:7860'),
+  LANGFLOW_API_KEY: z.string().min(1).default('cmp-dev-langflow-key'),
+  LANGFLOW_RUN_TIMEOUT_MS: positiveInt.default(30_000),
+
+  SALEOR_API_URL: url.default('http://127.0.0.1:4020/graphql/'),
+  SALEOR_APP_TOKEN: z.string().default('saleor-sandbox-app-token'),
+  SALEOR_CHANNEL: z.string().default('default-channel'),
+
+  VAULT_ADDR: url.default('http://127.0.0.1:4030'),
+  VAULT_TOKEN: z.string().default('vault-sandbox-root-token'),
+  VAULT_KV_MOUNT: z.string().default('secret'),
+
+  GITOPS_MODE: z.enum(['local', 'github']).default('local'),
+  GITOPS_LOCAL_REPO: z.string().default('.data/gitops.git'),
+  GITOPS_BRANCH: z.string().default('main'),
+  GITHUB_TOKEN: z.string().optional(),
+  GITHUB_OWNER: z.string().optional(),
+  GITHUB_REPO: z.string().optional(),
+
+  STARTER_CREDITS: z.coerce.number().int().min(0).default(100),
+  DEMO_MESSAGES_PER_VISITOR: positiveInt.default(5),
+  DEMO_MESSAGES_PER_IP_PER_DAY: positiveInt.default(20),
+  RUN_SYNC_WAIT_MS: positiveInt.default(25_000),
+  SIGNING_SECRET: z.string().min(32).default('dev-only-signing-secret-change-me-in-production'),
+})
+  .superRefine((c, ctx) => {
+    if (c.GITOPS_MODE === 'github') {
+      for (const key of ['GITHUB_TOKEN', 'GITHUB_OWNER', 'GITHUB_REPO'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when GITOPS_MODE=github' });
+      }
+    }
+    if (c.NODE_ENV === 'production' && c.SIGNING_SECRET.startsWith('dev-only')) {
+      ctx.addIssue({ code: 'custom', path: ['SIGNING_SECRET'], message: 'must be set in production' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,31 @@
+// PostgreSQL through knex. Amounts are bigint millicredits: pg returns int8 as
+// strings, so we parse them to numbers (safe below 2^53 millicredits, about
+// 9 billion credits, far past any wallet) in one place: here.
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export type Db = Knex;
+
+export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export function createDb(databaseUrl: string, poolMax = 10): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: databaseUrl, application_name: 'cmp' },
+    pool: { min: 0, max: poolMax },
+    migrations: { directory: migrationsDir, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+  });
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest()) as [number, string[]];
+  return applied;
+}
+
+export async function pingDb(db: Db): Promise<void> {
+  await db.raw('select 1');
+}

@@ -1,0 +1,273 @@
+// The local stack: each service with its port, data folder, log file and
+// health check. `npm run dev` starts all of it on the dev layout; the tests and
+// benchmarks start the parts they need on the test layout (other ports, a
+// throw-away data folder), so both can run at once.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { httpOk, portOpen, startProcess, type Service } from './processes';
+import { ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const SEARCH_ATTRIBUTES = {
+  CmpOrderId: 'Keyword',
+  CmpOrgId: 'Keyword',
+  CmpInstanceId: 'Keyword',
+  CmpStatus: 'Keyword',
+} as const;
+
+export interface StackLayout {
+  name: 'dev' | 'test';
+  dataDir: string;
+  logDir: string;
+  ports: {
+    postgres: number;
+    temporal: number;
+    temporalUi: number;
+    s3: number;
+    oidc: number;
+    langflow: number;
+    saleor: number;
+    vault: number;
+    api: number;
+    web: number;
+  };
+}
+
+export function devLayout(): StackLayout {
+  const dataDir = path.join(repoRoot, '.data');
+  return {
+    name: 'dev',
+    dataDir,
+    logDir: path.join(dataDir, 'logs'),
+    ports: { postgres: 55432, temporal: 7233, temporalUi: 8233, s3: 4569, oidc: 4010, langflow: 7860, saleor: 4020, vault: 4030, api: 4000, web: 3000 },
+  };
+}
+
+/**
+ * The test layout. CMP_TEST_SLOT (0-9) shifts every port and the data folder,
+ * so several test runs (developers working in parallel) never collide.
+ */
+export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): StackLayout {
+  const dataDir = path.join(repoRoot, slot ? `.test-data-${slot}` : '.test-data');
+  const o = slot * 10;
+  return {
+    name: 'test',
+    dataDir,
+    logDir: path.join(dataDir, 'logs'),
+    ports: {
+      postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, s3: 14569 + o, oidc: 14010 + o,
+      langflow: 17860 + o, saleor: 14020 + o, vault: 14030 + o, api: 14000 + o, web: 13000 + o,
+    },
+  };
+}
+
+const LANGFLOW_API_KEY = 'cmp-dev-langflow-key';
+
+/** The environment our own processes (api, workers, web) read, for a layout. */
+export function stackEnv(layout: StackLayout): Record<string, string> {
+  const p = layout.ports;
+  return {
+    NODE_ENV: layout.name === 'test' ? 'test' : 'development',
+    DATABASE_URL: `postgres://cmp@127.0.0.1:${p.postgres}/cmp`,
+    TEMPORAL_ADDRESS: `127.0.0.1:${p.temporal}`,
+    TEMPORAL_UI_URL: `http://127.0.0.1:${p.temporalUi}`,
+    API_PORT: String(p.api),
+    API_PUBLIC_URL: `http://127.0.0.1:${p.api}`,
+    WEB_ORIGIN: `http://127.0.0.1:${p.web}`,
+    S3_ENDPOINT: `http://127.0.0.1:${p.s3}`,
+    OIDC_ISSUER: `http://127.0.0.1:${p.oidc}`,
+    LANGFLOW_URL: `http://127.0.0.1:${p.langflow}`,
+    LANGFLOW_API_KEY,
+    SALEOR_API_URL: `http://127.0.0.1:${p.saleor}/graphql/`,
+    VAULT_ADDR: `http://127.0.0.1:${p.vault}`,
+    GITOPS_LOCAL_REPO: path.join(layout.dataDir, 'gitops.git'),
+  };
+}
+
+const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
+
+// PostgreSQL refuses to run as root, so as root the cluster belongs to the
+// Debian package's `postgres` user.
+function asPostgresUser(bin: string, args: string[]): { command: string; args: string[] } {
+  return process.getuid?.() === 0 ? { command: 'runuser', args: ['-u', 'postgres', '--', bin, ...args] } : { command: bin, args };
+}
+
+export async function startPostgres(layout: StackLayout): Promise<Service> {
+  const bin = ensurePostgres();
+  const dir = path.join(layout.dataDir, 'postgres');
+  const socketDir = path.join(os.tmpdir(), `cmp-pg-${layout.ports.postgres}`);
+  fs.mkdirSync(socketDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    // The postgres user must be able to reach the data folder through the repository path.
+    execFileSync('chown', ['postgres', socketDir]);
+  }
+  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+    fs.mkdirSync(dir, { recursive: true });
+    if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres', dir]);
+    const init = asPostgresUser(path.join(bin, 'initdb'), ['-D', dir, '-U', 'cmp', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+    execFileSync(init.command, init.args, { stdio: 'ignore' });
+  }
+  const run = asPostgresUser(path.join(bin, 'postgres'), [
+    '-D', dir, '-p', String(layout.ports.postgres), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'max_connections=300', '-c', 'shared_buffers=256MB',
+  ]);
+  const service = await startProcess({
+    name: 'postgres',
+    command: run.command,
+    args: run.args,
+    logDir: layout.logDir,
+    url: `postgres://cmp@127.0.0.1:${layout.ports.postgres}/cmp`,
+    ready: async () => {
+      if (!(await portOpen(layout.ports.postgres))) return false;
+      const r = spawnQuiet(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(layout.ports.postgres)]);
+      return r === 0;
+    },
+    stopSignal: 'SIGINT', // fast shutdown
+  });
+  await ensureDatabase(bin, layout.ports.postgres, 'cmp');
+  return service;
+}
+
+function spawnQuiet(command: string, args: string[]): number {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+    return 0;
+  } catch (err) {
+    return (err as { status?: number }).status ?? 1;
+  }
+}
+
+export async function ensureDatabase(bin: string, port: number, name: string): Promise<void> {
+  const psql = path.join(bin, 'psql');
+  const exists = execFileSync(psql, ['-h', '127.0.0.1', '-p', String(port), '-U', 'cmp', '-d', 'postgres', '-tAc', `select 1 from pg_database where datname='${name}'`], {
+    encoding: 'utf8',
+  }).trim();
+  if (exists !== '1') {
+    execFileSync(psql, ['-h', '127.0.0.1', '-p', String(port), '-U', 'cmp', '-d', 'postgres', '-c', `create database "${name}"`], { stdio: 'ignore' });
+  }
+}
+
+export function temporalArgs(layout: StackLayout): string[] {
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(layout.ports.temporal),
+    '--ui-port', String(layout.ports.temporalUi),
+    '--db-filename', path.join(layout.dataDir, 'temporal.db'),
+    '--log-level', 'warn',
+    // Update-with-Start (the run path's early return) needs both.
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+  ];
+  for (const [key, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${key}=${type}`);
+  return args;
+}
+
+export async function startTemporal(layout: StackLayout): Promise<Service> {
+  const bin = ensureTemporal(repoRoot);
+  const address = `127.0.0.1:${layout.ports.temporal}`;
+  return startProcess({
+    name: 'temporal',
+    command: bin,
+    args: temporalArgs(layout),
+    logDir: layout.logDir,
+    url: `http://127.0.0.1:${layout.ports.temporalUi}`,
+    readyTimeoutMs: 60_000,
+    ready: async () => {
+      if (!(await portOpen(layout.ports.temporal))) return false;
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+        return Object.keys(SEARCH_ATTRIBUTES).every((k) => k in (attrs.customAttributes ?? {}));
+      } finally {
+        await connection.close();
+      }
+    },
+  });
+}
+
+export async function startS3(layout: StackLayout, buckets = ['cmp-artifacts']): Promise<Service> {
+  const dir = path.join(layout.dataDir, 's3');
+  fs.mkdirSync(dir, { recursive: true });
+  const args = [path.join(repoRoot, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(layout.ports.s3), '--silent'];
+  for (const bucket of buckets) args.push('--configure-bucket', bucket);
+  return startProcess({
+    name: 's3',
+    command: process.execPath,
+    args,
+    logDir: layout.logDir,
+    url: `http://127.0.0.1:${layout.ports.s3}`,
+    ready: () => portOpen(layout.ports.s3),
+  });
+}
+
+export async function startLangflow(layout: StackLayout): Promise<Service> {
+  const bin = ensureLangflow(repoRoot);
+  const dir = path.join(layout.dataDir, 'langflow');
+  fs.mkdirSync(dir, { recursive: true });
+  return startProcess({
+    name: 'langflow',
+    command: bin,
+    args: ['run', '--backend-only', '--host', '127.0.0.1', '--port', String(layout.ports.langflow), '--workers', '1', '--log-level', 'warning'],
+    env: {
+      LANGFLOW_CONFIG_DIR: dir,
+      LANGFLOW_DATABASE_URL: `sqlite:///${path.join(dir, 'langflow.db')}`,
+      LANGFLOW_API_KEY_SOURCE: 'env',
+      LANGFLOW_API_KEY,
+      LANGFLOW_AUTO_LOGIN: 'true',
+      LANGFLOW_SKIP_AUTH_AUTO_LOGIN: 'true',
+      LANGFLOW_DO_NOT_TRACK: 'true',
+      DO_NOT_TRACK: 'true',
+      LANGFLOW_LOAD_FLOWS_PATH: '',
+      LANGFLOW_OPEN_BROWSER: 'false',
+    },
+    logDir: layout.logDir,
+    url: `http://127.0.0.1:${layout.ports.langflow}`,
+    readyTimeoutMs: 240_000,
+    ready: () => httpOk(`http://127.0.0.1:${layout.ports.langflow}/health_check`),
+  });
+}
+
+/** The GitOps target: a local bare repository with an initial commit on main. */
+export function ensureGitopsRepo(layout: StackLayout): string {
+  const repo = path.join(layout.dataDir, 'gitops.git');
+  if (fs.existsSync(path.join(repo, 'HEAD'))) return repo;
+  fs.mkdirSync(repo, { recursive: true });
+  execFileSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', repo]);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-gitops-'));
+  const git = (...args: string[]) => execFileSync('git', ['-C', work, ...args], { stdio: 'ignore' });
+  git('init', '--quiet', '--initial-branch=main');
+  fs.writeFileSync(path.join(work, 'README.md'), '# CMP GitOps\n\nInstance manifests written by the provisioning workflow; ArgoCD syncs them.\n');
+  git('add', '.');
+  git('-c', 'user.name=CMP', '-c', 'user.email=gitops@cmp.local', 'commit', '--quiet', '-m', 'Initialise GitOps repository');
+  git('push', '--quiet', repo, 'main');
+  fs.rmSync(work, { recursive: true, force: true });
+  return repo;
+}
+
+/** One of our own TypeScript services (api, workers, sandboxes, oidc), run by tsx. */
+export async function startNodeService(
+  layout: StackLayout,
+  name: string,
+  entry: string,
+  opts: { url: string; ready: () => Promise<boolean>; env?: Record<string, string>; echo?: boolean; readyTimeoutMs?: number },
+): Promise<Service> {
+  return startProcess({
+    name,
+    command: tsx,
+    args: [path.join(repoRoot, entry)],
+    env: { ...stackEnv(layout), ...opts.env },
+    cwd: repoRoot,
+    logDir: layout.logDir,
+    url: opts.url,
+    ready: opts.ready,
+    echo: opts.echo,
+    readyTimeoutMs: opts.readyTimeoutMs,
+  });
+}

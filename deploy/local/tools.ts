@@ -1,0 +1,107 @@
+// Installs the local stack's tools when they are missing, idempotently, into
+// git-ignored folders under .tools/ so the second run is fast.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const LANGFLOW_VERSION = '1.13.0';
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+
+function step(message: string): void {
+  process.stdout.write(`\x1b[35m▸\x1b[0m ${message}\n`);
+}
+
+function which(bin: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  const found = r.stdout.trim();
+  return r.status === 0 && found ? found : undefined;
+}
+
+function timed<T>(label: string, fn: () => T): T {
+  const t0 = Date.now();
+  const result = fn();
+  step(`${label} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+/** The Temporal CLI: from PATH, else built once with `go install` into .tools/bin. */
+export function ensureTemporal(root: string): string {
+  const local = path.join(root, '.tools/bin/temporal');
+  if (fs.existsSync(local)) return local;
+  const onPath = which('temporal');
+  if (onPath) return onPath;
+  if (!which('go')) throw new Error('The Temporal CLI is missing and Go is not installed to build it (need go ≥ 1.23).');
+  step(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first run only, a few minutes)…`);
+  timed('Temporal CLI build', () =>
+    execFileSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...process.env, GOBIN: path.join(root, '.tools/bin'), GOFLAGS: '-mod=mod' },
+      stdio: 'inherit',
+    }),
+  );
+  return local;
+}
+
+/** PostgreSQL server binaries: Debian's package, installed when absent and we are root. */
+export function ensurePostgres(): string {
+  const found = findPostgresBin();
+  if (found) return found;
+  if (process.getuid?.() !== 0) {
+    throw new Error('PostgreSQL server binaries are missing. Install them with: sudo apt-get install -y postgresql');
+  }
+  step('installing PostgreSQL from Debian packages…');
+  timed('PostgreSQL install', () => {
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  });
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('PostgreSQL was installed but its binaries were not found under /usr/lib/postgresql');
+  return bin;
+}
+
+function findPostgresBin(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!fs.existsSync(base)) return undefined;
+  const versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin/postgres')));
+  versions.sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
+}
+
+/** Langflow (backend) from PyPI in a project-local venv, pinned. */
+export function ensureLangflow(root: string): string {
+  const venv = path.join(root, '.tools/langflow-venv');
+  const marker = path.join(venv, `.cmp-langflow-${LANGFLOW_VERSION}`);
+  const bin = path.join(venv, 'bin/langflow');
+  if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
+  const python = which('python3.11') ?? which('python3');
+  if (!python) throw new Error('Python 3.10–3.13 is needed for Langflow; none was found.');
+  step(`installing langflow-base ${LANGFLOW_VERSION} into .tools/langflow-venv (first run only)…`);
+  timed('Langflow install', () => {
+    if (!fs.existsSync(path.join(venv, 'bin/python'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
+    // uv resolves and installs Langflow's ~300 packages about 10x faster than pip.
+    execFileSync(path.join(venv, 'bin/pip'), ['install', '--quiet', 'uv>=0.9,<1'], { stdio: 'inherit' });
+    execFileSync(path.join(venv, 'bin/uv'), ['pip', 'install', '--python', path.join(venv, 'bin/python'), `langflow-base==${LANGFLOW_VERSION}`], {
+      stdio: 'inherit',
+    });
+  });
+  fs.writeFileSync(marker, new Date().toISOString());
+  return bin;
+}
+
+/** Debian's chromium, for the browser tests. */
+export function ensureChromium(): string {
+  const found = which('chromium');
+  if (found) return found;
+  if (process.getuid?.() !== 0) throw new Error('chromium is missing. Install it with: sudo apt-get install -y chromium');
+  step('installing chromium from Debian packages…');
+  timed('chromium install', () => {
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium', 'fonts-dejavu-core'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  });
+  return which('chromium') ?? '/usr/bin/chromium';
+}

@@ -1,0 +1,34 @@
+// Lint: floating promises are errors everywhere, and workflow code may not
+// import Node built-ins or I/O libraries (workflows must stay deterministic).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'web/**', '.data/**', '.tools/**', '.test-data/**', 'test/artifacts/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [...nodeBuiltins, 'pg', 'knex', 'node-vault', '@octokit/rest', '@aws-sdk/client-s3'].map((name) => ({
+          name, message: 'Workflow code must be deterministic: do I/O in an activity.',
+        })),
+        patterns: [{ group: ['@aws-sdk/*', '../../core/*', '../core/*'], message: 'Workflows import only types from activities/contracts.', allowTypeImports: true }],
+      }],
+    },
+  },
+);

@@ -1,0 +1,91 @@
+// Starts the real servers the integration tests talk to, once per run, on the
+// test layout (own ports, throw-away .test-data/): PostgreSQL, the Temporal
+// dev server (through @temporalio/testing, with the installed CLI as an
+// existing path: never a download), S3, Langflow and the local stand-ins.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureTemporal } from '../../deploy/local/tools';
+import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, testLayout } from '../../deploy/local/stack';
+import { stopAll, type Service } from '../../deploy/local/processes';
+import { createDb, migrateLatest } from '../../core/db';
+import { allSearchAttributes } from '../../workflows/shared/search-attributes';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stackEnv: Record<string, string>;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const layout = testLayout();
+  fs.rmSync(layout.dataDir, { recursive: true, force: true });
+  fs.mkdirSync(layout.logDir, { recursive: true });
+  const services: Service[] = [];
+  const started = (s: Service) => {
+    services.push(s);
+    return s;
+  };
+  const env = stackEnv(layout);
+  let temporal: TestWorkflowEnvironment | undefined;
+  try {
+    const temporalStart = TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: ensureTemporal(repoRoot) },
+        ip: '127.0.0.1',
+        port: layout.ports.temporal,
+        dbFilename: path.join(layout.dataDir, 'temporal.db'),
+        searchAttributes: allSearchAttributes,
+        log: { format: 'pretty', level: 'warn' },
+      },
+    }).then((t) => (temporal = t));
+    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quietLogger }).then((b) => {
+      const file = path.join(layout.dataDir, 'workflow-bundle.js');
+      fs.writeFileSync(file, b.code);
+      return file;
+    });
+    const [pg] = await Promise.all([
+      startPostgres(layout).then(started),
+      startS3(layout).then(started),
+      // CMP_TEST_SKIP_LANGFLOW=1 spares a developer's quick run the ~60 s Langflow start; npm test never sets it.
+      process.env.CMP_TEST_SKIP_LANGFLOW === '1' ? undefined : startLangflow(layout).then(started),
+      temporalStart,
+    ]);
+    ensureGitopsRepo(layout);
+    // A migrated template: each test file clones it into its own database.
+    await createTemplateDatabase(pg!.url);
+    project.provide('stackEnv', env);
+    project.provide('workflowBundlePath', await bundle);
+  } catch (err) {
+    await stopAll(services);
+    await temporal?.teardown();
+    throw err;
+  }
+
+  return async () => {
+    await temporal?.teardown();
+    await stopAll(services);
+  };
+}
+
+async function createTemplateDatabase(url: string): Promise<void> {
+  const admin = createDb(url, 1);
+  await admin.raw('drop database if exists cmp_template');
+  await admin.raw('create database cmp_template');
+  await admin.destroy();
+  const template = createDb(url.replace(/\/cmp$/, '/cmp_template'), 1);
+  await migrateLatest(template);
+  await template.destroy();
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};

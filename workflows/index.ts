@@ -1,0 +1,2 @@
+// The one bundle entry for the workers: every workflow type is exported here.
+export {};
