@@ -12,25 +12,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Integration and browser tests share one set of real servers.
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           // Real servers on two cores: a few files at a time, generous timeouts.
           maxWorkers: 2,
           testTimeout: 60_000,
           hookTimeout: 240_000,
-        },
-      },
-      {
-        test: {
-          name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          environment: 'node',
-          globalSetup: ['test/support/global-setup.ts'],
-          fileParallelism: false,
-          testTimeout: 120_000,
-          hookTimeout: 300_000,
         },
       },
     ],

@@ -31,6 +31,13 @@ export const configSchema = z.object({
   OIDC_AUDIENCE: z.string().default('cmp-api'),
   OIDC_ROLES_CLAIM: z.string().default('realm_access.roles'),
   OIDC_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).default(30),
+  // The store's confidential client (Keycloak client "cmp-store"; the dev provider registers the same).
+  OIDC_CLIENT_ID: z.string().min(1).default('cmp-store'),
+  OIDC_CLIENT_SECRET: z.string().min(1).default('cmp-store-dev-secret'),
+  // Dev provider only (deploy/local/oidc): where it listens and keeps its keys.
+  OIDC_PORT: port.optional(),
+  OIDC_DATA_DIR: z.string().default('.data/oidc'),
+  OIDC_ACCESS_TOKEN_TTL_S: positiveInt.default(900),
 
   LANGFLOW_URL: url.default('http://127.0.0.1:7860'),
   LANGFLOW_API_KEY: z.string().min(1).default('cmp-dev-langflow-key'),
@@ -39,6 +46,16 @@ export const configSchema = z.object({
   SALEOR_API_URL: url.default('http://127.0.0.1:4020/graphql/'),
   SALEOR_APP_TOKEN: z.string().default('saleor-sandbox-app-token'),
   SALEOR_CHANNEL: z.string().default('default-channel'),
+  // Defaults are the Saleor sandbox's seeded ids; production sets its own.
+  SALEOR_PAYMENT_GATEWAY_ID: z.string().min(1).default('saleor.io.dummy-payment-app'),
+  SALEOR_WAREHOUSE_ID: z.string().min(1).default('V2FyZWhvdXNlOjhlMmIzYTUyLTJhNWUtNGY1ZS05ZDhlLTBjNmYzZjFhMDAwMQ=='),
+  SALEOR_PRODUCT_TYPE_ID: z.string().min(1).default('UHJvZHVjdFR5cGU6MQ=='),
+  SALEOR_CATEGORY_ID: z.string().min(1).default('Q2F0ZWdvcnk6MQ=='),
+  SALEOR_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
+  /** JWKS for webhook signatures; `<Saleor origin>/.well-known/jwks.json` when unset. */
+  SALEOR_JWKS_URL: url.optional(),
+  /** Where the Saleor sandbox delivers webhooks (real Saleor has this in its webhook settings). */
+  SALEOR_WEBHOOK_TARGET_URL: url.default('http://127.0.0.1:4000/integrations/saleor/webhooks'),
 
   VAULT_ADDR: url.default('http://127.0.0.1:4030'),
   VAULT_TOKEN: z.string().default('vault-sandbox-root-token'),

@@ -271,3 +271,23 @@ export async function startNodeService(
     readyTimeoutMs: opts.readyTimeoutMs,
   });
 }
+
+/** The Vault sandbox: a local stand-in for Vault's KV v2 engine (deploy/local/vault-sandbox). */
+export async function startVaultSandbox(layout: StackLayout): Promise<Service> {
+  const url = `http://127.0.0.1:${layout.ports.vault}`;
+  return startNodeService(layout, 'vault-sandbox', 'deploy/local/vault-sandbox/server.ts', {
+    url,
+    env: { VAULT_SANDBOX_PORT: String(layout.ports.vault), VAULT_SANDBOX_DATA_DIR: path.join(layout.dataDir, 'vault-sandbox') },
+    ready: () => httpOk(`${url}/v1/sys/health`),
+  });
+}
+
+/** The dev OIDC provider (deploy/local/oidc), standing in for Keycloak; keys persist in the layout's data folder. */
+export async function startOidc(layout: StackLayout): Promise<Service> {
+  const issuer = `http://127.0.0.1:${layout.ports.oidc}`;
+  return startNodeService(layout, 'oidc', 'deploy/local/oidc/server.ts', {
+    url: issuer,
+    env: { OIDC_PORT: String(layout.ports.oidc), OIDC_DATA_DIR: path.join(layout.dataDir, 'oidc') },
+    ready: () => httpOk(`${issuer}/.well-known/openid-configuration`),
+  });
+}

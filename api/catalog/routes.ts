@@ -1,0 +1,219 @@
+// The public catalog (no login) and its administration (admin role).
+import { Router, type RequestHandler } from 'express';
+import { addVersionFromFlow, type FlowArtifacts, type FlowValidator } from '../../core/catalog/publishing';
+import type { CatalogStore, CreditPack, OfferingDetail, OfferingSummary, OfferingVersion, Plan } from '../../core/catalog/store';
+import { notFound } from '../../core/errors';
+import type { AuditLog } from '../../core/audit';
+import { decodeCursor, encodeCursor } from '../cursor';
+import type { ApiDefinition } from '../openapi';
+import { z } from '../openapi';
+import { creditPackSchema, offeringDetailSchema, offeringSchema, planSchema, slug, uuid, versionSchema } from '../schemas';
+
+export interface CatalogRouteDeps {
+  api: ApiDefinition;
+  catalog: CatalogStore;
+  artifacts: FlowArtifacts;
+  validateFlow: FlowValidator;
+  audit: AuditLog;
+  requireUser: RequestHandler;
+  requireAdmin: RequestHandler;
+  idempotency: RequestHandler;
+  /** Called after a version or plan is published, to sync it to Saleor. */
+  onPublished?: (offeringId: string) => Promise<void>;
+}
+
+export const planView = (p: Plan) => ({
+  id: p.id, code: p.code, name: p.name, price_cents: p.priceCents, currency: p.currency, monthly_credits_mc: p.monthlyCreditsMc,
+  price_per_run_mc: p.pricePerRunMc, price_per_1k_tokens_mc: p.pricePer1kTokensMc, rate_limit_per_minute: p.rateLimitPerMinute,
+  purchasable: p.priceCents === 0 || p.saleorVariantId !== null,
+});
+export const versionView = (v: OfferingVersion) => ({
+  id: v.id, version: v.version, changelog: v.changelog, sha256: v.sha256, status: v.status, published_at: v.publishedAt, created_at: v.createdAt,
+});
+export const offeringView = (o: OfferingSummary) => ({
+  id: o.id, slug: o.slug, name: o.name, summary: o.summary, description: o.description, category: o.category, publisher: o.publisher,
+  status: o.status, demo_enabled: o.demoEnabled, featured: o.featured, example_inputs: o.exampleInputs, latest_version: o.latestVersion,
+  runs_served: o.runsServed, plans: o.plans.map(planView),
+});
+const detailView = (o: OfferingDetail) => ({ ...offeringView(o), versions: o.versions.map(versionView) });
+const packView = (p: CreditPack) => ({
+  id: p.id, code: p.code, name: p.name, credits_mc: p.creditsMc, price_cents: p.priceCents, currency: p.currency, purchasable: p.saleorVariantId !== null,
+});
+
+const offeringInput = z.object({
+  slug,
+  name: z.string().min(1).max(120),
+  summary: z.string().max(300).optional(),
+  description: z.string().max(20_000).optional(),
+  category: z.string().min(1).max(60).optional(),
+  publisher: z.string().min(1).max(120).optional(),
+  demo_enabled: z.boolean().optional(),
+  featured: z.boolean().optional(),
+  example_inputs: z.array(z.string().min(1).max(2000)).max(10).optional(),
+});
+const planInput = z.object({
+  name: z.string().min(1).max(60),
+  price_cents: z.number().int().min(0).max(10_000_000),
+  currency: z.string().length(3).optional(),
+  monthly_credits_mc: z.number().int().min(0).max(1e12),
+  price_per_run_mc: z.number().int().min(0).max(1e9),
+  price_per_1k_tokens_mc: z.number().int().min(0).max(1e9).optional(),
+  rate_limit_per_minute: z.number().int().min(1).max(100_000),
+  org_rate_limit_per_minute: z.number().int().min(1).max(1_000_000).optional(),
+  status: z.enum(['draft', 'published', 'retired']).optional(),
+});
+const packInput = z.object({
+  name: z.string().min(1).max(60),
+  credits_mc: z.number().int().min(1).max(1e12),
+  price_cents: z.number().int().min(1).max(10_000_000),
+  currency: z.string().length(3).optional(),
+  status: z.enum(['draft', 'published', 'retired']).optional(),
+});
+
+export function createCatalogRouter(deps: CatalogRouteDeps): Router {
+  const { api, catalog } = deps;
+  const router = Router();
+  const tags = ['Catalog'];
+  const admin = [deps.requireUser, deps.requireAdmin];
+  const adminWrite = [...admin, deps.idempotency];
+
+  api.route(router, {
+    method: 'get', path: '/v1/offerings', summary: 'Browse published agents', tags, auth: 'public',
+    query: z.object({
+      q: z.string().max(100).optional(),
+      category: z.string().max(60).optional(),
+      sort: z.enum(['featured', 'name', 'newest', 'popular']).default('featured'),
+      limit: z.coerce.number().int().min(1).max(100).default(24),
+      cursor: z.string().max(200).optional(),
+    }),
+    responses: { 200: { description: 'A page of offerings', schema: z.object({ items: z.array(offeringSchema), total: z.number().int(), next_cursor: z.string().nullable(), categories: z.array(z.object({ category: z.string(), count: z.number().int() })) }) } },
+  }, async (_req, res, { query }) => {
+    const offset = decodeCursor<{ o: number }>(query.cursor, ['o'])?.o ?? 0;
+    const [{ items, total }, categories] = await Promise.all([
+      catalog.listPublished({ q: query.q, category: query.category, sort: query.sort, limit: query.limit, offset }),
+      catalog.categories(),
+    ]);
+    const next = offset + items.length < total ? encodeCursor({ o: offset + items.length }) : null;
+    res.setHeader('Cache-Control', 'public, max-age=10');
+    res.json({ items: items.map(offeringView), total, next_cursor: next, categories });
+  });
+
+  api.route(router, {
+    method: 'get', path: '/v1/offerings/:slug', summary: 'One agent with its versions and plans', tags, auth: 'public',
+    params: z.object({ slug: z.string().max(100) }),
+    responses: { 200: { description: 'The offering', schema: offeringDetailSchema } },
+  }, async (_req, res, { params }) => {
+    res.setHeader('Cache-Control', 'public, max-age=10');
+    res.json(detailView(await catalog.getBySlug(params.slug)));
+  });
+
+  api.route(router, {
+    method: 'get', path: '/v1/offerings/:id/versions', summary: 'Published versions of an agent (by id or slug), newest first', tags, auth: 'public',
+    params: z.object({ id: z.string().max(100) }),
+    responses: { 200: { description: 'Versions with changelog', schema: z.object({ items: z.array(versionSchema) }) } },
+  }, async (_req, res, { params }) => {
+    const offering = uuid.safeParse(params.id).success ? await catalog.getById(params.id) : await catalog.getBySlug(params.id);
+    if (offering.status !== 'published') throw notFound(`Offering ${params.id}`);
+    res.json({ items: (await catalog.versions(offering.id)).map(versionView) });
+  });
+
+  api.route(router, {
+    method: 'get', path: '/v1/credit-packs', summary: 'Credit packs for sale', tags, auth: 'public',
+    responses: { 200: { description: 'Credit packs', schema: z.object({ items: z.array(creditPackSchema) }) } },
+  }, async (_req, res) => {
+    res.json({ items: (await catalog.listCreditPacks()).map(packView) });
+  });
+
+  // Administration.
+  const adminTags = ['Catalog administration'];
+  api.route(router, {
+    method: 'post', path: '/v1/admin/offerings', summary: 'Create an offering (draft)', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    body: offeringInput,
+    responses: { 201: { description: 'Created', schema: offeringSchema } },
+  }, async (req, res, { body }) => {
+    const o = await catalog.createOffering({
+      slug: body.slug, name: body.name, summary: body.summary, description: body.description, category: body.category, publisher: body.publisher,
+      demoEnabled: body.demo_enabled, featured: body.featured, exampleInputs: body.example_inputs,
+    });
+    await deps.audit.record({ actor: `user:${req.user!.id}`, action: 'offering.create', targetType: 'offering', targetId: o.id, data: { slug: o.slug } });
+    res.status(201).json(offeringView({ ...o, latestVersion: null, plans: [], runsServed: 0 }));
+  });
+
+  api.route(router, {
+    method: 'get', path: '/v1/admin/offerings/:slug', summary: 'An offering with drafts', tags: adminTags, auth: 'user', use: admin,
+    params: z.object({ slug: z.string().max(100) }),
+    responses: { 200: { description: 'The offering, drafts included', schema: offeringDetailSchema } },
+  }, async (_req, res, { params }) => {
+    res.json(detailView(await catalog.getBySlug(params.slug, { includeUnpublished: true })));
+  });
+
+  api.route(router, {
+    method: 'patch', path: '/v1/admin/offerings/:id', summary: 'Edit or publish/retire an offering', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    params: z.object({ id: uuid }),
+    body: offeringInput.omit({ slug: true }).partial().extend({ status: z.enum(['draft', 'published', 'retired']).optional() }),
+    responses: { 200: { description: 'Updated', schema: offeringSchema } },
+  }, async (req, res, { params, body }) => {
+    const o = await catalog.updateOffering(params.id, {
+      name: body.name, summary: body.summary, description: body.description, category: body.category, publisher: body.publisher,
+      demoEnabled: body.demo_enabled, featured: body.featured, exampleInputs: body.example_inputs, status: body.status,
+    });
+    await deps.audit.record({ actor: `user:${req.user!.id}`, action: 'offering.update', targetType: 'offering', targetId: o.id, data: body });
+    const detail = await catalog.getBySlug(o.slug, { includeUnpublished: true });
+    if (body.status === 'published') await deps.onPublished?.(o.id);
+    res.json(offeringView(detail));
+  });
+
+  api.route(router, {
+    method: 'put', path: '/v1/admin/offerings/:id/plans/:code', summary: 'Create or update a plan', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    params: z.object({ id: uuid, code: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
+    body: planInput,
+    responses: { 200: { description: 'The plan', schema: planSchema } },
+  }, async (req, res, { params, body }) => {
+    await catalog.getById(params.id);
+    const plan = await catalog.upsertPlan(params.id, {
+      code: params.code, name: body.name, priceCents: body.price_cents, currency: body.currency, monthlyCreditsMc: body.monthly_credits_mc,
+      pricePerRunMc: body.price_per_run_mc, pricePer1kTokensMc: body.price_per_1k_tokens_mc, rateLimitPerMinute: body.rate_limit_per_minute,
+      orgRateLimitPerMinute: body.org_rate_limit_per_minute, status: body.status,
+    });
+    await deps.audit.record({ actor: `user:${req.user!.id}`, action: 'plan.upsert', targetType: 'plan', targetId: plan.id, data: body });
+    if (plan.status === 'published') await deps.onPublished?.(params.id);
+    res.json(planView(plan));
+  });
+
+  api.route(router, {
+    method: 'post', path: '/v1/admin/offerings/:id/versions', summary: 'Add a version by uploading its Langflow flow JSON', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    params: z.object({ id: uuid }),
+    body: z.object({ version: z.string().max(40), changelog: z.string().max(10_000).default(''), flow: z.record(z.string(), z.unknown()) }),
+    responses: { 201: { description: 'The version (draft), its artifact stored under its sha256', schema: versionSchema } },
+  }, async (req, res, { params, body }) => {
+    const v = await addVersionFromFlow(deps, { offeringId: params.id, version: body.version, changelog: body.changelog, flow: body.flow });
+    await deps.audit.record({ actor: `user:${req.user!.id}`, action: 'version.add', targetType: 'offering_version', targetId: v.id, data: { version: v.version, sha256: v.sha256 } });
+    res.status(201).json(versionView(v));
+  });
+
+  for (const [action, status] of [['publish', 'published'], ['retire', 'retired']] as const) {
+    api.route(router, {
+      method: 'post', path: `/v1/admin/versions/:id/${action}`, summary: `${action === 'publish' ? 'Publish' : 'Retire'} a version`, tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+      params: z.object({ id: uuid }),
+      responses: { 200: { description: 'The version', schema: versionSchema } },
+    }, async (req, res, { params }) => {
+      const v = await catalog.setVersionStatus(params.id, status);
+      await deps.audit.record({ actor: `user:${req.user!.id}`, action: `version.${action}`, targetType: 'offering_version', targetId: v.id, data: { version: v.version } });
+      if (status === 'published') await deps.onPublished?.(v.offeringId);
+      res.json(versionView(v));
+    });
+  }
+
+  api.route(router, {
+    method: 'put', path: '/v1/admin/credit-packs/:code', summary: 'Create or update a credit pack', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    params: z.object({ code: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
+    body: packInput,
+    responses: { 200: { description: 'The credit pack', schema: creditPackSchema } },
+  }, async (req, res, { params, body }) => {
+    const pack = await catalog.upsertCreditPack({ code: params.code, name: body.name, creditsMc: body.credits_mc, priceCents: body.price_cents, currency: body.currency, status: body.status });
+    await deps.audit.record({ actor: `user:${req.user!.id}`, action: 'credit_pack.upsert', targetType: 'credit_pack', targetId: pack.id, data: body });
+    res.json(packView(pack));
+  });
+
+  return router;
+}

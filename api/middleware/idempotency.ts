@@ -1,0 +1,73 @@
+// Idempotency-Key on mutating routes (after Stripe's model): the first request
+// with a key records its response; the same key and body replays it; the same
+// key with another body is 422; a concurrent duplicate while the first is in
+// flight is 409. The primary key (principal, key) decides races in PostgreSQL.
+import { createHash } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import type { Db } from '../../core/db';
+import { AppError, validation } from '../../core/errors';
+
+const KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+export function principalOf(req: Request): string | null {
+  if (req.apiKey) return `key:${req.apiKey.id}`;
+  if (req.user) return `user:${req.user.id}`;
+  return null;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function idempotency(db: Db): RequestHandler {
+  return async (req, res, next) => {
+    const key = req.header('Idempotency-Key');
+    if (key === undefined) return next();
+    if (!KEY_RE.test(key)) throw validation('Idempotency-Key must be 1–255 visible ASCII characters', [{ path: 'Idempotency-Key', message: 'invalid' }]);
+    const principal = principalOf(req);
+    if (!principal) return next();
+    const methodPath = `${req.method} ${req.baseUrl}${req.path}`;
+    const requestHash = createHash('sha256').update(`${methodPath}\n${canonical(req.body)}`).digest('hex');
+
+    const inserted = await db('idempotency_keys')
+      .insert({ principal, key, method_path: methodPath, request_hash: requestHash, state: 'in_progress' })
+      .onConflict(['principal', 'key'])
+      .ignore()
+      .returning('key');
+    if (inserted.length === 0) {
+      const row = await db('idempotency_keys').where({ principal, key }).first();
+      if (!row) throw new AppError('conflict', 'Conflict', 'A request with this Idempotency-Key was just abandoned; retry');
+      if (row.request_hash !== requestHash) {
+        throw new AppError('idempotency-key-reused', 'Idempotency-Key reused', 'This Idempotency-Key was used with a different request');
+      }
+      if (row.state === 'in_progress') {
+        throw new AppError('conflict', 'Request in progress', 'A request with this Idempotency-Key is still in progress', {}, { 'Retry-After': '1' });
+      }
+      res.setHeader('Idempotent-Replayed', 'true');
+      res.status(row.response_status).json(row.response_body);
+      return;
+    }
+
+    // Record the answer before it is sent, so a replay right after sees it; a
+    // 5xx releases the key so the client can retry.
+    const originalJson = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const record = res.statusCode >= 500
+        ? db('idempotency_keys').where({ principal, key }).delete()
+        : db('idempotency_keys').where({ principal, key }).update({ state: 'completed', response_status: res.statusCode, response_body: JSON.stringify(body ?? null) });
+      record
+        .catch((err: unknown) => req.log?.error({ err }, 'idempotency record not saved'))
+        .finally(() => originalJson(body));
+      return res;
+    };
+    res.on('close', () => {
+      // A request that ended without a JSON answer (aborted, streamed) must not block its key forever.
+      if (!res.writableFinished) db('idempotency_keys').where({ principal, key, state: 'in_progress' }).delete().catch(() => undefined);
+    });
+    next();
+  };
+}

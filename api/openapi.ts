@@ -1,0 +1,130 @@
+// Routes are declared once: the same zod schemas validate requests at the edge
+// and generate the OpenAPI 3.1 document served at /openapi.json, so the two
+// cannot drift.
+import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { z, type ZodType } from 'zod';
+
+extendZodWithOpenApi(z);
+
+export { z };
+
+export type Auth = 'public' | 'user' | 'apiKey' | 'runToken' | 'service' | 'saleor';
+
+export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | undefined, P extends ZodType | undefined> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  summary: string;
+  tags: string[];
+  auth: Auth;
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** Extra middleware (auth, roles, idempotency, rate limits), run before validation. */
+  use?: RequestHandler[];
+  idempotent?: boolean;
+  responses: Record<number, { description: string; schema?: ZodType }>;
+}
+
+type Infer<T> = T extends ZodType ? z.infer<T> : undefined;
+
+export interface Validated<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+}
+
+export const problemSchema = z
+  .object({
+    type: z.string().url(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    request_id: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .passthrough()
+  .openapi('Problem');
+
+const securityFor: Record<Auth, Record<string, string[]>[] | undefined> = {
+  public: undefined,
+  user: [{ bearerAuth: [] }],
+  apiKey: [{ apiKey: [] }],
+  runToken: [{ runToken: [] }],
+  service: [{ bearerAuth: [] }],
+  saleor: [{ saleorSignature: [] }],
+};
+
+export class ApiDefinition {
+  readonly registry = new OpenAPIRegistry();
+
+  constructor() {
+    this.registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OIDC access token' });
+    this.registry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'API key (cmp_live_…) as a bearer token' });
+    this.registry.registerComponent('securitySchemes', 'runToken', { type: 'http', scheme: 'bearer', description: 'Run-scoped connector token' });
+    this.registry.registerComponent('securitySchemes', 'saleorSignature', { type: 'apiKey', in: 'header', name: 'Saleor-Signature' });
+  }
+
+  /** Registers the route in the document and mounts it, validated, on the router. */
+  route<B extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, P extends ZodType | undefined = undefined>(
+    router: Router,
+    spec: RouteSpec<B, Q, P>,
+    handler: (req: Request, res: Response, input: Validated<Infer<B>, Infer<Q>, Infer<P>>) => Promise<void> | void,
+  ): void {
+    const oaPath = spec.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const responses: Record<string, any> = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+    }
+    const standardErrors: Record<number, string> = { 400: 'Invalid request', 404: 'Not found', 500: 'Internal error' };
+    if (spec.auth !== 'public') standardErrors[401] = 'Unauthorized';
+    if (spec.idempotent) Object.assign(standardErrors, { 409: 'A request with this Idempotency-Key is in progress', 422: 'Idempotency-Key reused with another request' });
+    for (const [status, description] of Object.entries(standardErrors)) {
+      responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };
+    }
+    this.registry.registerPath({
+      method: spec.method,
+      path: oaPath,
+      summary: spec.summary,
+      tags: spec.tags,
+      security: securityFor[spec.auth],
+      request: {
+        ...(spec.body ? { body: { content: { 'application/json': { schema: spec.body } }, required: true } } : {}),
+        ...(spec.query ? { query: spec.query as any } : {}),
+        ...(spec.params ? { params: spec.params as any } : {}),
+        ...(spec.idempotent ? { headers: z.object({ 'Idempotency-Key': z.string().max(255).optional() }) } : {}),
+      },
+      responses,
+    });
+    const validate = async (req: Request, res: Response, next: NextFunction) => {
+      const input = {
+        body: spec.body ? spec.body.parse(req.body ?? {}) : undefined,
+        query: spec.query ? spec.query.parse(req.query) : undefined,
+        params: spec.params ? spec.params.parse(req.params) : undefined,
+      } as Validated<Infer<B>, Infer<Q>, Infer<P>>;
+      await handler(req, res, input);
+      next();
+    };
+    // The handler answers; `next` after it only runs when it did not (a bug), and then 404s.
+    router[spec.method](spec.path, ...(spec.use ?? []), async (req, res, next) => {
+      await validate(req, res, (err?: unknown) => {
+        if (err) next(err);
+        else if (!res.headersSent) next();
+      });
+    });
+  }
+
+  document(serverUrl: string): object {
+    const generator = new OpenApiGeneratorV31(this.registry.definitions);
+    return generator.generateDocument({
+      openapi: '3.1.0',
+      info: {
+        title: 'CMP API',
+        version: '1.0.0',
+        description: 'The AI-agent store with credit-based pricing. Errors are RFC 9457 problem+json with stable types under https://cmp.dev/problems/.',
+      },
+      servers: [{ url: serverUrl }],
+    });
+  }
+}

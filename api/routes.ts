@@ -1,0 +1,85 @@
+// Builds every business router from its ports. This is the only place that
+// knows which store, ledger and client each context gets.
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import { Router, json } from 'express';
+import { ApiKeyStore } from '../core/api-keys/store';
+import { AuditLog } from '../core/audit';
+import type { FlowArtifacts, FlowValidator } from '../core/catalog/publishing';
+import { CatalogStore } from '../core/catalog/store';
+import type { Config } from '../core/config';
+import type { Db } from '../core/db';
+import { createKnexUserStore, createTokenVerifier, type TokenVerifier } from '../core/identity';
+import { InstanceStore } from '../core/instances/store';
+import { createLedger, type Ledger } from '../core/ledger';
+import type { Logger } from '../core/logger';
+import { TenancyStore } from '../core/tenancy/store';
+import { createApiKeyRouter } from './api-keys/routes';
+import { createCatalogRouter } from './catalog/routes';
+import { createDocsRouter } from './docs/routes';
+import { createInstanceRouter } from './instances/routes';
+import { requireRole, requireUser } from './middleware/auth';
+import { idempotency } from './middleware/idempotency';
+import { ApiDefinition } from './openapi';
+import { createTenancyRouter } from './tenancy/routes';
+import { createUsageRouter } from './usage/routes';
+import { createWalletRouter } from './wallets/routes';
+
+export interface RouteDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  logger: Logger;
+  s3?: S3Client;
+  artifacts: FlowArtifacts;
+  validateFlow: FlowValidator;
+  /** Tests pass a verifier for their provider; production builds one from the config. */
+  verifier?: TokenVerifier;
+  ledger?: Ledger;
+}
+
+export interface Platform {
+  routers: Router[];
+  api: ApiDefinition;
+  ledger: Ledger;
+  close(): Promise<void>;
+}
+
+/** JSON bodies up to 256 KiB, except flow uploads (admin), which may be larger. */
+export const BODY_LIMIT = '256kb';
+
+export async function createRouters(deps: RouteDeps): Promise<Platform> {
+  const { config, db } = deps;
+  const api = new ApiDefinition();
+  const ledger = deps.ledger ?? createLedger(db);
+  const catalog = new CatalogStore(db);
+  const tenancy = new TenancyStore(db);
+  const keys = new ApiKeyStore(db);
+  const instances = new InstanceStore(db);
+  const audit = new AuditLog(db);
+  const verifier = deps.verifier ?? createTokenVerifier({
+    issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, rolesClaim: config.OIDC_ROLES_CLAIM, clockToleranceSec: config.OIDC_CLOCK_TOLERANCE_S,
+  });
+  const users = createKnexUserStore(db);
+  const user = requireUser({ verifier, users });
+  const idem = idempotency(db);
+
+  const body = Router();
+  // Flow uploads carry a whole Langflow export; everything else is small.
+  body.use('/v1/admin', json({ limit: '5mb' }));
+  body.use(json({ limit: BODY_LIMIT }));
+
+  const routers = [
+    body,
+    createCatalogRouter({
+      api, catalog, artifacts: deps.artifacts, validateFlow: deps.validateFlow, audit, requireUser: user, requireAdmin: requireRole('admin'), idempotency: idem,
+    }),
+    createTenancyRouter({ api, tenancy, ledger, starterCreditsMc: config.STARTER_CREDITS * 1000, requireUser: user, idempotency: idem }),
+    createWalletRouter({ api, db, ledger, tenancy, requireUser: user, requireService: requireRole('admin'), idempotency: idem }),
+    createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
+    createInstanceRouter({ api, instances, tenancy, requireUser: user }),
+    createUsageRouter({ api, db, tenancy, requireUser: user }),
+  ];
+  routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
+  return { routers, api, ledger, close: async () => undefined };
+}

@@ -1,0 +1,88 @@
+// A small JSON-over-HTTP call on a keep-alive agent. The run path calls the
+// runtime once per run, so reusing warm sockets (no TCP handshake, no fetch
+// stream machinery) keeps CMP's own overhead well under a millisecond.
+import http from 'node:http';
+import https from 'node:https';
+import { RuntimeTimeoutError, RuntimeUnavailableError } from './agent-runtime';
+
+export interface HttpResponse {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+export interface HttpClient {
+  request(method: string, url: URL, opts: { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal; what: string }): Promise<HttpResponse>;
+  close(): void;
+}
+
+export function createHttpClient(maxSockets = 64): HttpClient {
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
+  };
+  return {
+    request(method, url, { headers = {}, body, timeoutMs, signal, what }) {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const transport = url.protocol === 'https:' ? https : http;
+      return new Promise<HttpResponse>((resolve, reject) => {
+        let settled = false;
+        const finish = (fn: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          fn();
+        };
+        const req = transport.request(
+          url,
+          {
+            method,
+            agent: agents[url.protocol as 'http:' | 'https:'],
+            headers: {
+              accept: 'application/json',
+              ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+              ...headers,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', (err) => finish(() => reject(new RuntimeUnavailableError(`${what}: ${err.message}`))));
+            res.on('end', () =>
+              finish(() => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                let parsed: unknown = undefined;
+                if (text) {
+                  try {
+                    parsed = JSON.parse(text);
+                  } catch {
+                    parsed = undefined;
+                  }
+                }
+                resolve({ status: res.statusCode ?? 0, body: parsed, text });
+              }),
+            );
+          },
+        );
+        // A whole-request deadline (connect + run + body), not an idle timeout: a run that streams nothing for 30 s and one that trickles both end here.
+        const timer = setTimeout(() => {
+          finish(() => reject(new RuntimeTimeoutError(timeoutMs, what)));
+          req.destroy();
+        }, timeoutMs);
+        const onAbort = () => {
+          finish(() => reject(new RuntimeUnavailableError(`${what}: aborted`)));
+          req.destroy();
+        };
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        req.on('error', (err) => finish(() => reject(new RuntimeUnavailableError(`${what}: ${(err as NodeJS.ErrnoException).code ?? err.message}`))));
+        req.end(payload);
+      });
+    },
+    close() {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export * from './agent-runtime';
+export { LangflowRuntime, langflowOptionsFromConfig, parseRunResponse, flowFingerprint, type LangflowRuntimeOptions } from './langflow-runtime';

@@ -1,0 +1,150 @@
+// `npm run dev`: the whole platform on its local defaults. Installs what is
+// missing, starts every service with a health check (logs in .data/logs/),
+// migrates, seeds the launch agents, starts the workers, the API and the store,
+// and prints one table. Ctrl-C stops everything; `--reset` wipes .data/ first.
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createDb, migrateLatest } from '../../core/db';
+import { loadConfig } from '../../core/config';
+import { httpOk, portOpen, stopAll, type Service } from './processes';
+import {
+  devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal,
+} from './stack';
+import { ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
+import { workerEntries, platformServices } from './platform';
+
+const t0 = Date.now();
+// Webpack's progress chatter stays out of the console.
+const quiet = {
+  log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined,
+  error: (m: string, meta?: unknown) => console.error(m, meta),
+};
+
+const layout = devLayout();
+const say = (m: string) => process.stdout.write(`\x1b[35m▸\x1b[0m ${m}\n`);
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+if (process.argv.includes('--reset')) {
+  say(`--reset: wiping ${path.relative(repoRoot, layout.dataDir)}/`);
+  fs.rmSync(layout.dataDir, { recursive: true, force: true });
+}
+fs.mkdirSync(layout.logDir, { recursive: true });
+
+const services: Service[] = [];
+let stopping = false;
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    await stopAll(services);
+    say('stopped');
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+async function track(p: Promise<Service>): Promise<Service> {
+  const s = await p;
+  services.push(s);
+  say(`${s.name} ready (${elapsed()})`);
+  return s;
+}
+
+try {
+  say('checking tools…');
+  ensureTemporal(repoRoot);
+  ensurePostgres();
+  ensureLangflow(repoRoot);
+  say(`tools ready (${elapsed()})`);
+
+  const env = stackEnv(layout);
+  const config = loadConfig({ ...process.env, ...env });
+  const p = layout.ports;
+  const busy = (await Promise.all(Object.entries(p).map(async ([name, port]) => ((await portOpen(port)) ? `${name}:${port}` : null)))).filter(Boolean);
+  if (busy.length) throw new Error(`ports already in use (another npm run dev?): ${busy.join(', ')}`);
+
+  ensureGitopsRepo(layout);
+  say('starting PostgreSQL, Temporal, S3, Langflow and the local stand-ins…');
+  const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
+  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet }).then((b) =>
+    fs.writeFileSync(bundlePath, b.code),
+  );
+  await Promise.all([
+    track(startPostgres(layout)),
+    track(startTemporal(layout)),
+    track(startS3(layout)),
+    track(startLangflow(layout)),
+    ...platformServices(layout).map((s) => track(s)),
+  ]);
+
+  const db = createDb(config.DATABASE_URL, 2);
+  const applied = await migrateLatest(db);
+  say(applied.length ? `migrations applied: ${applied.length}` : 'database schema up to date');
+  await db.destroy();
+  await seedCatalog();
+  await bundle;
+
+  await Promise.all(
+    workerEntries.map((w) =>
+      track(
+        startNodeService(layout, `worker-${w.name}`, w.entry, {
+          url: `task queue ${w.taskQueue}`,
+          env: { CMP_WORKFLOW_BUNDLE: bundlePath },
+          echo: true,
+          ready: async () => fs.readFileSync(path.join(layout.logDir, `worker-${w.name}.log`), 'utf8').includes('worker started'),
+        }),
+      ),
+    ),
+  );
+  await track(
+    startNodeService(layout, 'api', 'api/server.ts', {
+      url: config.API_PUBLIC_URL,
+      echo: true,
+      ready: () => httpOk(`${config.API_PUBLIC_URL}/healthz`),
+    }),
+  );
+  await track(
+    startNodeService(layout, 'web', 'node_modules/vite/bin/vite.js', {
+      url: config.WEB_ORIGIN,
+      env: { API_URL: config.API_PUBLIC_URL, PUBLIC_API_URL: config.API_PUBLIC_URL, ORIGIN: config.WEB_ORIGIN },
+      echo: true,
+      ready: () => httpOk(config.WEB_ORIGIN),
+      readyTimeoutMs: 120_000,
+    }),
+  );
+  printTable(config);
+  say(`ready in ${elapsed()} — logs in ${path.relative(repoRoot, layout.logDir)}/, Ctrl-C stops everything`);
+} catch (err) {
+  console.error(`\n\x1b[31m✗ npm run dev failed:\x1b[0m ${(err as Error).message}`);
+  await shutdown(1);
+}
+
+async function seedCatalog(): Promise<void> {
+  const { seedLaunchAgents } = await import('./seed');
+  const summary = await seedLaunchAgents(loadConfig({ ...process.env, ...stackEnv(layout) }));
+  say(`catalog seeded: ${summary}`);
+}
+
+function printTable(config: ReturnType<typeof loadConfig>): void {
+  const rows: [string, string][] = [
+    ['Store (web)', config.WEB_ORIGIN],
+    ['API', `${config.API_PUBLIC_URL}  (OpenAPI: /openapi.json, health: /readyz)`],
+    ['Temporal UI', config.TEMPORAL_UI_URL],
+    ['Temporal gRPC', config.TEMPORAL_ADDRESS],
+    ['PostgreSQL', config.DATABASE_URL],
+    ['S3 (s3rver)', `${config.S3_ENDPOINT}  bucket ${config.S3_ARTIFACT_BUCKET}`],
+    ['Langflow', config.LANGFLOW_URL],
+    ['OIDC provider', config.OIDC_ISSUER],
+    ['Saleor sandbox', config.SALEOR_API_URL],
+    ['Vault sandbox', config.VAULT_ADDR],
+    ['GitOps repo', config.GITOPS_LOCAL_REPO],
+    ['Logins (password cmp-dev)', 'buyer@cmp.local, support@cmp.local, admin@cmp.local'],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  console.log(`\n${'─'.repeat(78)}\n ${'service'.padEnd(w)}  url / port\n${'─'.repeat(78)}`);
+  for (const [k, v] of rows) console.log(` ${k.padEnd(w)}  ${v}`);
+  console.log(`${'─'.repeat(78)}\n`);
+}
+

@@ -1,0 +1,232 @@
+// The ledger against real PostgreSQL: balances, holds, overdraft under
+// concurrency, two batchers (as two processes), expiry, idempotency.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { AppError, InsufficientCreditsError } from '../../core/errors';
+import { createLedger, type Ledger } from '../../core/ledger';
+import type { Db } from '../../core/db';
+import { freshDatabase } from '../support/stack';
+
+let db: Db;
+let drop: () => Promise<void>;
+let ledger: Ledger;
+let promo: string;
+let revenue: string;
+
+async function newWallet(credits = 0): Promise<string> {
+  const [org] = await db('organizations').insert({ name: 'Test org' }).returning<{ id: string }[]>('id');
+  const wallet = await ledger.ensureWallet(org!.id);
+  if (credits > 0) {
+    await ledger.transfer({ id: `grant-${wallet.id}`, debitAccountId: promo, creditAccountId: wallet.id, amount: credits, reason: 'starter_grant' });
+  }
+  return wallet.id;
+}
+
+const hold = (wallet: string, amount: number, id = randomUUID(), timeoutMs = 600_000) =>
+  ledger.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount, reason: 'run', timeoutMs });
+
+async function failure(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected the operation to fail');
+}
+
+beforeAll(async () => {
+  ({ db, drop } = await freshDatabase());
+  ledger = createLedger(db);
+  promo = (await ledger.ensureSystemAccount('promo')).id;
+  revenue = (await ledger.ensureSystemAccount('revenue')).id;
+});
+
+afterEach(async () => {
+  expect((await ledger.checkInvariants()).violations).toEqual([]);
+});
+
+afterAll(async () => {
+  await drop?.();
+});
+
+describe('accounts', () => {
+  it('ensureWallet and ensureSystemAccount are idempotent, also when called concurrently', async () => {
+    const [org] = await db('organizations').insert({ name: 'Twice' }).returning<{ id: string }[]>('id');
+    const wallets = await Promise.all(Array.from({ length: 10 }, () => ledger.ensureWallet(org!.id)));
+    expect(new Set(wallets.map((w) => w.id)).size).toBe(1);
+    expect(wallets[0]).toMatchObject({ kind: 'wallet', orgId: org!.id, debitsMustNotExceedCredits: true });
+    expect((await ledger.ensureSystemAccount('promo')).id).toBe(promo);
+    const demo = await ledger.ensureDemoWallet('visitor-1');
+    expect(demo).toMatchObject({ kind: 'demo_wallet', debitsMustNotExceedCredits: true });
+    expect((await ledger.ensureDemoWallet('visitor-1')).id).toBe(demo.id);
+  });
+});
+
+describe('hold, settle, release', () => {
+  it('moves credits and keeps the statement summing to the available balance', async () => {
+    const wallet = await newWallet(10_000);
+    expect(await ledger.balance(wallet)).toEqual({ creditsPosted: 10_000, debitsPosted: 0, creditsPending: 0, debitsPending: 0, available: 10_000 });
+
+    const h = await hold(wallet, 3_000);
+    expect(h).toMatchObject({ kind: 'pending', amount: 3_000, debitAccountId: wallet, creditAccountId: revenue });
+    expect((await ledger.balance(wallet)).available).toBe(7_000);
+
+    const s = await ledger.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 1_200 });
+    expect(s).toMatchObject({ kind: 'post_pending', amount: 1_200, pendingId: h.id, runId: null });
+    expect(await ledger.balance(wallet)).toEqual({ creditsPosted: 10_000, debitsPosted: 1_200, creditsPending: 0, debitsPending: 0, available: 8_800 });
+
+    const h2 = await hold(wallet, 500);
+    await ledger.release({ id: `${h2.id}:release`, pendingId: h2.id });
+    expect((await ledger.balance(wallet)).available).toBe(8_800);
+    await ledger.transfer({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 800, reason: 'adjustment', orderId: 'o-1' });
+
+    const first = await ledger.statement(wallet, { limit: 3 });
+    expect(first.entries.map((e) => e.kind)).toEqual(['posted', 'void_pending', 'pending']);
+    expect(first.entries[0]).toMatchObject({ amount: -800, side: 'debit', orderId: 'o-1', reason: 'adjustment', counterpartyAccountId: revenue });
+    expect(first.entries[1]).toMatchObject({ amount: 500, pendingId: h2.id });
+    const second = await ledger.statement(wallet, { limit: 3, cursor: first.nextCursor });
+    expect(second.entries.map((e) => e.kind)).toEqual(['post_pending', 'pending', 'posted']);
+    expect(second.entries[0]).toMatchObject({ amount: 1_800, transferAmount: 1_200 });
+    expect(second.nextCursor).not.toBeNull();
+    expect((await ledger.statement(wallet, { limit: 3, cursor: second.nextCursor })).entries).toEqual([]);
+    const total = [...first.entries, ...second.entries].reduce((sum, e) => sum + e.amount, 0);
+    expect(total).toBe(8_000);
+    expect((await ledger.balance(wallet)).available).toBe(8_000);
+  });
+
+  it('settles 0 as a full release and refuses to settle more than the hold', async () => {
+    const wallet = await newWallet(1_000);
+    const h = await hold(wallet, 400);
+    expect((await failure(ledger.settle({ id: `${h.id}:s`, pendingId: h.id, amount: 401 }))).type).toBe('validation');
+    await ledger.settle({ id: `${h.id}:s`, pendingId: h.id, amount: 0 });
+    expect((await ledger.balance(wallet)).available).toBe(1_000);
+  });
+
+  it('system counterparties may go negative; wallets may not', async () => {
+    const wallet = await newWallet(500);
+    expect((await ledger.balance(promo)).available).toBeLessThan(0);
+    const err = await failure(ledger.transfer({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 501, reason: 'run' }));
+    expect(err).toBeInstanceOf(InsufficientCreditsError);
+    expect(err.status).toBe(402);
+    expect(err.extensions).toMatchObject({ available_mc: 500, required_mc: 501 });
+  });
+
+  it('rejects unknown accounts and holds', async () => {
+    const wallet = await newWallet(500);
+    expect((await failure(hold(randomUUID(), 1))).type).toBe('not-found');
+    expect((await failure(ledger.transfer({ id: randomUUID(), debitAccountId: wallet, creditAccountId: 'nope', amount: 1, reason: 'run' }))).type).toBe('not-found');
+    expect((await failure(ledger.settle({ id: randomUUID(), pendingId: 'no-such-hold', amount: 1 }))).type).toBe('not-found');
+    expect((await failure(ledger.transfer({ id: randomUUID(), debitAccountId: wallet, creditAccountId: wallet, amount: 1, reason: 'run' }))).type).toBe('validation');
+    expect((await failure(hold(wallet, 1.5))).type).toBe('validation');
+  });
+});
+
+describe('concurrency', () => {
+  it('300 concurrent holds on a wallet that affords 7: exactly 7 succeed', async () => {
+    const wallet = await newWallet(7 * 1_000);
+    const results = await Promise.allSettled(Array.from({ length: 300 }, () => hold(wallet, 1_000)));
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(ok).toHaveLength(7);
+    expect(failed).toHaveLength(293);
+    for (const e of failed) expect(e).toBeInstanceOf(InsufficientCreditsError);
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 0, debitsPending: 7_000 });
+  });
+
+  it('two ledger instances (two batchers, as two processes) never overdraw a wallet or resolve a hold twice', async () => {
+    const other = createLedger(db);
+    const wallet = await newWallet(50 * 100);
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? ledger : other).hold({ id: `two-${wallet}-${i}`, debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 })),
+    );
+    const holds = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(holds).toHaveLength(50);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(InsufficientCreditsError);
+
+    // Each hold is settled by one instance and released by the other, with
+    // different ids, at once: exactly one of the two wins.
+    const races = await Promise.allSettled(holds.flatMap((h) => [
+      ledger.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 60 }),
+      other.release({ id: `${h.id}:release`, pendingId: h.id }),
+    ]));
+    for (let i = 0; i < holds.length; i++) {
+      const pair = [races[2 * i]!, races[2 * i + 1]!];
+      expect(pair.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = pair.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((lost.reason as AppError).type).toBe('conflict');
+    }
+    const settled = races.filter((r, i) => i % 2 === 0 && r.status === 'fulfilled').length;
+    expect(await ledger.balance(wallet)).toMatchObject({ debitsPending: 0, debitsPosted: settled * 60, available: 5_000 - settled * 60 });
+  });
+});
+
+describe('idempotency', () => {
+  it('replays return the first result; other parameters under the same id conflict', async () => {
+    const wallet = await newWallet(2_000);
+    const id = randomUUID();
+    const first = await hold(wallet, 700, id);
+    const replays = await Promise.all([hold(wallet, 700, id), hold(wallet, 700, id)]);
+    for (const r of replays) expect(r).toEqual(first);
+    expect((await ledger.balance(wallet)).debitsPending).toBe(700);
+    const conflict = await failure(hold(wallet, 701, id));
+    expect(conflict.type).toBe('conflict');
+    expect(conflict.status).toBe(409);
+
+    const settled = await ledger.settle({ id: `${id}:settle`, pendingId: id, amount: 300 });
+    expect(await ledger.settle({ id: `${id}:settle`, pendingId: id, amount: 300 })).toEqual(settled);
+    expect((await failure(ledger.settle({ id: `${id}:settle`, pendingId: id, amount: 200 }))).type).toBe('conflict');
+    const again = await failure(ledger.settle({ id: `${id}:settle-again`, pendingId: id, amount: 300 }));
+    expect(again.type).toBe('conflict');
+    expect(again.extensions).toMatchObject({ resolved_by: `${id}:settle`, resolution: 'post_pending' });
+    expect((await failure(ledger.release({ id: `${id}:release`, pendingId: id }))).type).toBe('conflict');
+    // A hold replayed after it was settled still answers the hold, and moves nothing.
+    expect(await hold(wallet, 700, id)).toEqual(first);
+    expect((await ledger.balance(wallet)).available).toBe(1_700);
+  });
+
+  it('a failed operation can be retried under the same id once it can succeed', async () => {
+    const wallet = await newWallet(100);
+    const id = randomUUID();
+    expect(await failure(hold(wallet, 200, id))).toBeInstanceOf(InsufficientCreditsError);
+    await ledger.transfer({ id: randomUUID(), debitAccountId: promo, creditAccountId: wallet, amount: 100, reason: 'credit_pack' });
+    expect(await hold(wallet, 200, id)).toMatchObject({ id, amount: 200 });
+  });
+
+  it('the same id in one batch: the first applies, the rest replay or conflict', async () => {
+    const wallet = await newWallet(1_000);
+    const id = randomUUID();
+    const results = await Promise.allSettled([hold(wallet, 100, id), hold(wallet, 100, id), hold(wallet, 999, id)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((await ledger.balance(wallet)).debitsPending).toBe(100);
+  });
+});
+
+describe('expiry', () => {
+  it('voids holds past their timeout, once; an expired hold can no longer be settled', async () => {
+    const wallet = await newWallet(1_000);
+    const short = await hold(wallet, 300, randomUUID(), 50);
+    const long = await hold(wallet, 200, randomUUID(), 3_600_000);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await failure(ledger.settle({ id: `${short.id}:s`, pendingId: short.id, amount: 100 }))).extensions).toMatchObject({ expired: true });
+    expect(await ledger.expire()).toBe(1);
+    expect(await ledger.expire()).toBe(0);
+    expect((await ledger.getTransfer(`expire:${short.id}`))).toMatchObject({ kind: 'void_pending', reason: 'expired', amount: 300 });
+    expect((await ledger.balance(wallet)).available).toBe(800);
+    // A release after the sweep is told who resolved the hold.
+    expect((await failure(ledger.release({ id: `${short.id}:r`, pendingId: short.id }))).extensions).toMatchObject({ resolution: 'void_pending', resolution_reason: 'expired' });
+    // expire(now) takes the clock as a parameter, so the sweep is testable.
+    // (Other tests' open holds expire by then too.)
+    expect(await ledger.expire(new Date(Date.now() + 2 * 3_600_000))).toBeGreaterThanOrEqual(1);
+    expect((await ledger.getTransfer(`expire:${long.id}`))?.amount).toBe(200);
+    expect((await ledger.balance(wallet)).available).toBe(1_000);
+  });
+
+  it('sweeps more holds than one expiry batch', async () => {
+    const small = createLedger(db, { expiryBatch: 7 });
+    const wallet = await newWallet(100);
+    await Promise.all(Array.from({ length: 20 }, () => small.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 5, reason: 'run', timeoutMs: 1_000 })));
+    expect(await small.expire(new Date(Date.now() + 60_000))).toBe(20);
+    expect((await ledger.balance(wallet)).available).toBe(100);
+  });
+});
