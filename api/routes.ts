@@ -1,6 +1,5 @@
 // Builds every business router from its ports. This is the only place that
 // knows which store, ledger and client each context gets.
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { Router, json } from 'express';
 import { ApiKeyStore } from '../core/api-keys/store';
@@ -13,7 +12,11 @@ import { createKnexUserStore, createTokenVerifier, type TokenVerifier } from '..
 import { InstanceStore } from '../core/instances/store';
 import { createLedger, type Ledger } from '../core/ledger';
 import type { Logger } from '../core/logger';
+import type { SaleorClient } from '../core/saleor/client';
+import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
+import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
+import { createSupportRouter } from './support/routes';
 import { createApiKeyRouter } from './api-keys/routes';
 import { createCatalogRouter } from './catalog/routes';
 import { createDocsRouter } from './docs/routes';
@@ -30,9 +33,10 @@ export interface RouteDeps {
   db: Db;
   temporal: Client;
   logger: Logger;
-  s3?: S3Client;
   artifacts: FlowArtifacts;
   validateFlow: FlowValidator;
+  saleor: SaleorClient;
+  webhookVerifier: SaleorWebhookVerifier;
   /** Tests pass a verifier for their provider; production builds one from the config. */
   verifier?: TokenVerifier;
   ledger?: Ledger;
@@ -70,7 +74,13 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   body.use(json({ limit: BODY_LIMIT }));
 
   const routers = [
+    // First: the Saleor webhook reads its raw body before any JSON parser does.
+    createSaleorWebhookRouter({ api, db, temporal: deps.temporal, webhookVerifier: deps.webhookVerifier }),
     body,
+    createOrderRouter({
+      api, db, temporal: deps.temporal, catalog, instances, tenancy, saleor: deps.saleor, webhookVerifier: deps.webhookVerifier, logger: deps.logger,
+      requireUser: user, idempotency: idem,
+    }),
     createCatalogRouter({
       api, catalog, artifacts: deps.artifacts, validateFlow: deps.validateFlow, audit, requireUser: user, requireAdmin: requireRole('admin'), idempotency: idem,
     }),
@@ -79,6 +89,10 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
     createInstanceRouter({ api, instances, tenancy, requireUser: user }),
     createUsageRouter({ api, db, tenancy, requireUser: user }),
+    createSupportRouter({
+      api, db, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
+      requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
+    }),
   ];
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
   return { routers, api, ledger, close: async () => undefined };

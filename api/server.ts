@@ -1,12 +1,13 @@
 // The API's entry point: builds the real clients from the configuration,
 // serves the app, and closes every connection on SIGINT/SIGTERM. Exits non-zero
 // on a fatal error.
-import { S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
+import { validateFlow } from '../core/artifacts';
+import { createClients } from '../core/clients';
 import { loadConfig } from '../core/config';
-import { createDb } from '../core/db';
 import { createLogger } from '../core/logger';
+import { createSaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { createApp } from './app';
 import { createProbes } from './health/probes';
 import { createRouters } from './routes';
@@ -15,29 +16,26 @@ const logger = createLogger('api');
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const clients = createClients(config, logger);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const s3 = new S3Client({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+  const platform = await createRouters({
+    config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+    validateFlow: (flow) => validateFlow(flow).problems,
+    webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }),
   });
-  const routers = await createRouters({ config, db, temporal, logger, s3 });
-  const app = createApp({ logger, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, db, connection, s3), routers: routers.routers });
+  const app = createApp({
+    logger, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, clients.db, connection, clients.artifacts.client), routers: platform.routers,
+  });
   const server: Server = app.listen(config.API_PORT, '127.0.0.1', () => logger.info({ port: config.API_PORT }, 'api listening'));
   server.keepAliveTimeout = 65_000;
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'api stopping');
     server.close();
-    await routers.close();
+    await platform.close();
     await connection.close();
-    await db.destroy();
-    s3.destroy();
+    await clients.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));

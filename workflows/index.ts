@@ -1,2 +1,3 @@
 // The one bundle entry for the workers: every workflow type is exported here.
-export {};
+export * from './housekeeping';
+export * from './provisioning';

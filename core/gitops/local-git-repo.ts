@@ -43,6 +43,8 @@ export class LocalGitRepo implements GitOpsRepo {
   private readonly gitDir: string;
   private readonly ref: string;
   private readonly maxAttempts: number;
+  /** This instance's commits run one at a time: racing ourselves would only burn retries. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: LocalGitRepoOptions) {
     this.gitDir = path.resolve(opts.gitDir);
@@ -69,6 +71,12 @@ export class LocalGitRepo implements GitOpsRepo {
 
   async commitFiles(request: CommitRequest): Promise<CommitResult> {
     assertCommitRequest(request);
+    const run = this.queue.then(() => this.commitWithRetries(request));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitWithRetries(request: CommitRequest): Promise<CommitResult> {
     // Blobs are content-addressed, so hashing them once serves every attempt.
     const blobs = new Map<string, string>();
     for (const [filePath, content] of Object.entries(request.files)) {

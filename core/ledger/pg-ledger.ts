@@ -23,7 +23,7 @@
 import type { PoolClient } from 'pg';
 import { notFound, validation } from '../errors';
 import type { Db } from '../db';
-import { applyBatch, expiryTransferId, type AccountState, type LedgerOp, type OpResult } from './apply';
+import { applyBatch, type AccountState, type LedgerOp, type OpResult } from './apply';
 import { checkLedgerInvariants } from './invariants';
 import type {
   Account, AccountKind, Balance, HoldInput, Ledger, ReleaseInput, SettleInput, Statement, StatementEntry, SystemAccountKind,
@@ -36,6 +36,11 @@ export interface LedgerOptions {
   maxBatch?: number;
   /** Holds voided per expiry transaction. */
   expiryBatch?: number;
+  /**
+   * Transactions one instance runs at once. 1 is plain group commit; more
+   * overlaps one batch's commit with the next one's locking.
+   */
+  maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
   maxRetries?: number;
 }
@@ -49,7 +54,6 @@ interface Pending {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
 const RETRYABLE = new Set(['23505', '40P01', '40001']);
-const HOLD_CACHE_MAX = 50_000;
 
 export interface TransferRow {
   id: string;
@@ -88,47 +92,32 @@ const toAccount = (r: AccountRow): Account => ({
 
 // Statement texts, named so PostgreSQL parses and plans them once per connection.
 const SQL = {
-  lock: {
-    name: 'ledger_lock_accounts',
-    text: `select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
-           from accounts where id = any($1::uuid[]) order by id for update`,
+  lockAndLoad: {
+    name: 'ledger_lock_and_load',
+    text: 'select ledger_lock_and_load($1::uuid[], $2::text[], $3::text[], $4::timestamptz, $5::int) as batch',
   },
-  load: {
-    name: 'ledger_load_transfers',
-    text: `select * from transfers where id = any($1::text[])
-           union all
-           select * from transfers where pending_id = any($2::text[]) and not (id = any($1::text[]))`,
-  },
-  holds: { name: 'ledger_load_holds', text: `select * from transfers where id = any($1::text[]) and kind = 'pending'` },
-  candidates: {
-    name: 'ledger_expiry_candidates',
-    text: `select t.* from pending_holds h join transfers t on t.id = h.transfer_id
-           where h.timeout_at <= $1 order by h.timeout_at, h.transfer_id limit $2`,
-  },
-  insert: {
-    name: 'ledger_insert_transfers',
-    text: `insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata)
-           select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[],
-                                $8::text[], $9::text[], $10::text[], $11::jsonb[])`,
-  },
-  open: {
-    name: 'ledger_open_holds',
-    text: 'insert into pending_holds (transfer_id, timeout_at) select * from unnest($1::text[], $2::timestamptz[])',
-  },
-  close: { name: 'ledger_close_holds', text: 'delete from pending_holds where transfer_id = any($1::text[])' },
-  update: {
-    name: 'ledger_update_accounts',
-    text: `update accounts a set debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe, credits_pending = v.cpe
-           from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) as v(id, dp, cp, dpe, cpe)
+  // One statement writes the whole batch: transfers, the open-holds list and the balances.
+  write: {
+    name: 'ledger_write_batch',
+    text: `with inserted as (
+             insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata)
+             select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[],
+                                  $8::text[], $9::text[], $10::text[], $11::jsonb[])
+           ), opened as (
+             insert into pending_holds (transfer_id, timeout_at) select * from unnest($12::text[], $13::timestamptz[])
+           ), closed as (
+             delete from pending_holds where transfer_id = any($14::text[])
+           )
+           update accounts a set debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe, credits_pending = v.cpe
+           from unnest($15::uuid[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[]) as v(id, dp, cp, dpe, cpe)
            where a.id = v.id`,
   },
 } as const;
 
 export class PgLedger implements Ledger {
   private queue: Pending[] = [];
-  private running = false;
-  /** Holds are immutable, so their accounts and amounts can be remembered. */
-  private holdCache = new Map<string, Transfer>();
+  private inFlight = 0;
+  private readonly maxInFlight: number;
   private readonly maxBatch: number;
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
@@ -137,6 +126,7 @@ export class PgLedger implements Ledger {
     this.maxBatch = opts.maxBatch ?? 500;
     this.expiryBatch = opts.expiryBatch ?? 500;
     this.maxRetries = opts.maxRetries ?? 5;
+    this.maxInFlight = opts.maxInFlight ?? 1;
   }
 
   async transfer(input: TransferInput): Promise<Transfer> {
@@ -254,27 +244,25 @@ export class PgLedger implements Ledger {
   private submit(op: LedgerOp): Promise<Transfer | number> {
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.inFlight < this.maxInFlight) void this.runBatch();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
+  // Takes everything queued (up to maxBatch) into one transaction; when it
+  // commits, whatever queued meanwhile goes into the next.
+  private async runBatch(): Promise<void> {
+    if (this.queue.length === 0) return;
+    this.inFlight += 1;
+    const batch = this.queue.splice(0, this.maxBatch);
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        let results: OpResult[];
-        try {
-          results = await this.commitWithRetry(batch.map((p) => p.op));
-        } catch (error) {
-          for (const p of batch) p.reject(error as Error);
-          continue;
-        }
-        results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
-      }
+      const results = await this.commitWithRetry(batch.map((p) => p.op));
+      results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
+    } catch (error) {
+      for (const p of batch) p.reject(error as Error);
     } finally {
-      this.running = false;
+      this.inFlight -= 1;
     }
+    if (this.inFlight < this.maxInFlight) void this.runBatch();
   }
 
   private async commitWithRetry(ops: LedgerOp[]): Promise<OpResult[]> {
@@ -291,116 +279,76 @@ export class PgLedger implements Ledger {
   }
 
   private async commitBatch(ops: LedgerOp[]): Promise<OpResult[]> {
-    const client0 = (await this.db.client.acquireConnection()) as PoolClient;
-    const client = { query: async (q: any, v?: any) => { const t = performance.now(); const r = await client0.query(q, v); const k = typeof q === 'string' ? q : q.name; (globalThis as any).PROF ??= {}; const P = (globalThis as any).PROF; P[k] = (P[k] ?? 0) + performance.now() - t; P[k + '#'] = (P[k + '#'] ?? 0) + 1; return r; } } as any as PoolClient;
-    (globalThis as any).PROF ??= {}; (globalThis as any).PROF.ops = ((globalThis as any).PROF.ops ?? 0) + ops.length;
+    const ids = new Set<string>();
+    const pendingIds = new Set<string>();
+    const accountIds = new Set<string>();
+    let expiryNow: Date | null = null;
+    for (const op of ops) {
+      if (op.type === 'expire') {
+        if (!expiryNow || op.now > expiryNow) expiryNow = op.now;
+        continue;
+      }
+      ids.add(op.input.id);
+      if (op.type === 'settle' || op.type === 'release') pendingIds.add(op.input.pendingId);
+      else {
+        accountIds.add(op.input.debitAccountId);
+        accountIds.add(op.input.creditAccountId);
+      }
+    }
+
+    const client = (await this.db.client.acquireConnection()) as PoolClient;
     let broken = false;
     try {
-      // Holds this batch resolves: their accounts must be locked too.
-      const pendingIds = new Set<string>();
-      const ids = new Set<string>();
-      const accountIds = new Set<string>();
-      let expiryNow: Date | null = null;
-      for (const op of ops) {
-        if (op.type === 'expire') {
-          if (!expiryNow || op.now > expiryNow) expiryNow = op.now;
-          continue;
-        }
-        ids.add(op.input.id);
-        if (op.type === 'settle' || op.type === 'release') pendingIds.add(op.input.pendingId);
-        else {
-          accountIds.add(op.input.debitAccountId);
-          accountIds.add(op.input.creditAccountId);
-        }
-      }
-      const unknownHolds = [...pendingIds].filter((id) => !this.holdCache.has(id) && !ids.has(id));
-      if (unknownHolds.length > 0) {
-        const { rows } = await client.query<TransferRow>({ ...SQL.holds, values: [unknownHolds] });
-        for (const r of rows) this.remember(toTransfer(r));
-      }
-
       await client.query('begin');
-      const { rows: [clock] } = await client.query<{ now: Date }>('select now()');
-      const now = clock!.now;
-      let expiryCandidates: Transfer[] = [];
-      if (expiryNow) {
-        const { rows } = await client.query<TransferRow>({ ...SQL.candidates, values: [expiryNow, this.expiryBatch] });
-        expiryCandidates = rows.map(toTransfer);
-        for (const t of expiryCandidates) {
-          pendingIds.add(t.id);
-          ids.add(expiryTransferId(t.id));
-        }
-      }
-      for (const id of pendingIds) {
-        const hold = this.holdCache.get(id) ?? expiryCandidates.find((t) => t.id === id);
-        if (hold) {
-          accountIds.add(hold.debitAccountId);
-          accountIds.add(hold.creditAccountId);
-        }
-      }
-
-      const lockIds = [...accountIds].filter((id) => UUID.test(id)).sort();
-      const { rows: locked } = await client.query<{ id: string; limited: boolean; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }>(
-        { ...SQL.lock, values: [lockIds] },
-      );
+      const { rows: [loaded] } = await client.query<{ batch: LoadedBatch }>({
+        ...SQL.lockAndLoad,
+        values: [[...accountIds].filter((id) => UUID.test(id)), [...ids], [...pendingIds], expiryNow, this.expiryBatch],
+      });
+      const batch = loaded!.batch;
       const accounts = new Map<string, AccountState>();
       const before = new Map<string, string>();
-      for (const r of locked) {
-        accounts.set(r.id, {
+      for (const r of batch.accounts) {
+        const a: AccountState = {
           id: r.id, limited: r.limited, debitsPosted: r.debits_posted, creditsPosted: r.credits_posted,
           debitsPending: r.debits_pending, creditsPending: r.credits_pending,
-        });
-        before.set(r.id, `${r.debits_posted}/${r.credits_posted}/${r.debits_pending}/${r.credits_pending}`);
+        };
+        accounts.set(r.id, a);
+        before.set(r.id, balanceKey(a));
       }
-
+      const allPending = new Set([...pendingIds, ...batch.candidates]);
       const transfers = new Map<string, Transfer>();
       const resolutions = new Map<string, Transfer>();
-      for (const t of expiryCandidates) transfers.set(t.id, t);
-      for (const id of pendingIds) {
-        const hold = this.holdCache.get(id);
-        if (hold) transfers.set(id, hold);
-      }
-      // Read after locking: whatever touched these accounts before us has committed.
-      const wanted = [...ids, ...[...pendingIds].filter((id) => !transfers.has(id))];
-      const { rows: stored } = await client.query<TransferRow>({ ...SQL.load, values: [wanted, [...pendingIds]] });
-      for (const r of stored) {
-        const t = toTransfer(r);
+      for (const r of batch.transfers) {
+        const t = fromJson(r);
         transfers.set(t.id, t);
-        if (t.pendingId && pendingIds.has(t.pendingId)) resolutions.set(t.pendingId, t);
+        if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
       }
+      const expiryCandidates = batch.candidates.flatMap((id) => transfers.get(id) ?? []);
 
-      const outcome = applyBatch(ops, { now, accounts, transfers, resolutions, expiryCandidates });
+      const outcome = applyBatch(ops, { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates });
 
-      if (outcome.inserts.length > 0) {
-        const rows = outcome.inserts;
+      // A hold opened and resolved in the same batch never enters pending_holds.
+      const resolvedHere = new Set(outcome.resolved);
+      const openedHere = new Set(outcome.opened.map((t) => t.id));
+      const opened = outcome.opened.filter((t) => !resolvedHere.has(t.id));
+      const closed = outcome.resolved.filter((id) => !openedHere.has(id));
+      const changed = [...outcome.touched].map((id) => accounts.get(id)!).filter((a) => before.get(a.id) !== balanceKey(a));
+      const rows = outcome.inserts;
+      if (rows.length > 0 || changed.length > 0) {
         await client.query({
-          ...SQL.insert,
+          ...SQL.write,
           values: [
             rows.map((t) => t.id), rows.map((t) => t.debitAccountId), rows.map((t) => t.creditAccountId), rows.map((t) => t.amount),
             rows.map((t) => t.kind), rows.map((t) => t.pendingId), rows.map((t) => t.timeoutAt?.toISOString() ?? null),
             rows.map((t) => t.reason), rows.map((t) => t.runId), rows.map((t) => t.orderId), rows.map((t) => JSON.stringify(t.metadata)),
-          ],
-        });
-      }
-      if (outcome.opened.length > 0) {
-        await client.query({ ...SQL.open, values: [outcome.opened.map((t) => t.id), outcome.opened.map((t) => t.timeoutAt!.toISOString())] });
-      }
-      if (outcome.resolved.length > 0) await client.query({ ...SQL.close, values: [outcome.resolved] });
-      const changed = [...outcome.touched].map((id) => accounts.get(id)!).filter(
-        (a) => before.get(a.id) !== `${a.debitsPosted}/${a.creditsPosted}/${a.debitsPending}/${a.creditsPending}`,
-      );
-      if (changed.length > 0) {
-        await client.query({
-          ...SQL.update,
-          values: [
+            opened.map((t) => t.id), opened.map((t) => t.timeoutAt!.toISOString()),
+            closed,
             changed.map((a) => a.id), changed.map((a) => a.debitsPosted), changed.map((a) => a.creditsPosted),
             changed.map((a) => a.debitsPending), changed.map((a) => a.creditsPending),
           ],
         });
       }
       await client.query('commit');
-      for (const t of outcome.opened) this.remember(t);
-      for (const id of outcome.resolved) this.holdCache.delete(id);
       return outcome.results;
     } catch (error) {
       try {
@@ -412,19 +360,22 @@ export class PgLedger implements Ledger {
     } finally {
       // A connection whose rollback failed is not given back to the pool.
       if (broken) (client as PoolClient & { __knex__disposed?: unknown }).__knex__disposed = true;
-      await this.db.client.releaseConnection(client0);
+      await this.db.client.releaseConnection(client);
     }
-  }
-
-  private remember(hold: Transfer): void {
-    if (hold.kind !== 'pending') return;
-    if (this.holdCache.size >= HOLD_CACHE_MAX) {
-      const oldest = this.holdCache.keys().next().value;
-      if (oldest !== undefined) this.holdCache.delete(oldest);
-    }
-    this.holdCache.set(hold.id, hold);
   }
 }
+
+interface LoadedBatch {
+  now: string;
+  accounts: { id: string; limited: boolean; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }[];
+  transfers: (Omit<TransferRow, 'timeout_at' | 'created_at'> & { timeout_at: string | null; created_at: string })[];
+  candidates: string[];
+}
+
+const balanceKey = (a: AccountState) => `${a.debitsPosted}/${a.creditsPosted}/${a.debitsPending}/${a.creditsPending}`;
+
+const fromJson = (r: LoadedBatch['transfers'][number]): Transfer =>
+  toTransfer({ ...r, timeout_at: r.timeout_at ? new Date(r.timeout_at) : null, created_at: new Date(r.created_at) });
 
 function availableEffect(kind: Transfer['kind'], side: 'debit' | 'credit', amount: number, holdAmount: number): number {
   if (side === 'credit') return kind === 'posted' || kind === 'post_pending' ? amount : 0;

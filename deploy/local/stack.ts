@@ -59,9 +59,10 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     name: 'test',
     dataDir,
     logDir: path.join(dataDir, 'logs'),
+    // api, oidc, saleor and vault sit 10 apart, so their slots step by 100 (slot 1's oidc must not be slot 2's api).
     ports: {
-      postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, s3: 14569 + o, oidc: 14010 + o,
-      langflow: 17860 + o, saleor: 14020 + o, vault: 14030 + o, api: 14000 + o, web: 13000 + o,
+      postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, s3: 14569 + o, oidc: 14010 + 10 * o,
+      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
     },
   };
 }
@@ -289,5 +290,30 @@ export async function startOidc(layout: StackLayout): Promise<Service> {
     url: issuer,
     env: { OIDC_PORT: String(layout.ports.oidc), OIDC_DATA_DIR: path.join(layout.dataDir, 'oidc') },
     ready: () => httpOk(`${issuer}/.well-known/openid-configuration`),
+  });
+}
+
+/**
+ * The Saleor sandbox (deploy/local/saleor-sandbox): a local stand-in for
+ * Saleor's GraphQL API, pay page and signed webhooks. Webhooks go to the
+ * layout's API unless `webhookTargetUrl` says otherwise; tests may give their
+ * own port and data folder to run a private one.
+ */
+export async function startSaleorSandbox(
+  layout: StackLayout,
+  opts: { port?: number; dataDir?: string; webhookTargetUrl?: string; retryBaseMs?: number; name?: string } = {},
+): Promise<Service> {
+  const port = opts.port ?? layout.ports.saleor;
+  const url = `http://127.0.0.1:${port}`;
+  return startNodeService(layout, opts.name ?? 'saleor-sandbox', 'deploy/local/saleor-sandbox/server.ts', {
+    url,
+    env: {
+      SALEOR_SANDBOX_PORT: String(port),
+      SALEOR_SANDBOX_DATA_DIR: opts.dataDir ?? path.join(layout.dataDir, 'saleor-sandbox'),
+      SALEOR_SANDBOX_PUBLIC_URL: url,
+      SALEOR_WEBHOOK_TARGET_URL: opts.webhookTargetUrl ?? `http://127.0.0.1:${layout.ports.api}/integrations/saleor/webhooks`,
+      ...(opts.retryBaseMs ? { SALEOR_SANDBOX_RETRY_BASE_MS: String(opts.retryBaseMs) } : {}),
+    },
+    ready: () => httpOk(`${url}/healthz`),
   });
 }

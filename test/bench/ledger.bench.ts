@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     db = createDb(pg.url.replace(/\/cmp$/, '/cmp_bench'), 10);
     await migrateLatest(db);
 
-    const ledger = createLedger(db);
+    const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 1);
+    const ledger = createLedger(db, { maxInFlight: inFlight });
     const promo = (await ledger.ensureSystemAccount('promo')).id;
     const revenue = (await ledger.ensureSystemAccount('revenue')).id;
     const orgs = await db('organizations')
@@ -80,7 +81,6 @@ async function main(): Promise<void> {
       results.push(await run(ledger, revenue, 'hot wallet', hot, concurrency));
       results.push(await run(ledger, revenue, `spread over ${WALLETS} wallets`, spread, concurrency));
     }
-    console.log(JSON.stringify((globalThis as any).PROF));
     const { violations } = await ledger.checkInvariants();
 
     const ms = (v: number) => `${v.toFixed(1)} ms`;

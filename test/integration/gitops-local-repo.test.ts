@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureGitopsRepo, testLayout } from '../../deploy/local/stack';
 import { createGitOpsRepo, GitOpsRejectedError, instanceManifest, LocalGitRepo } from '../../core/gitops';
+import type { Logger } from '../../core/logger';
 import { testConfig } from '../support/stack';
 
 const roots: string[] = [];
@@ -63,15 +64,29 @@ describe('LocalGitRepo', () => {
     expect(noop).toEqual({ sha: removed.sha, changed: false });
   });
 
-  it('loses no commit when 10 commits race for the branch', async () => {
+  it('queues concurrent commits through one instance: 10 commits, none lost', async () => {
     const { gitDir, repo } = freshRepo();
-    // Separate instances share nothing but the repository, like separate workers.
-    const writers = Array.from({ length: 10 }, () => new LocalGitRepo({ gitDir }));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => repo.commitFiles({ message: `Provision instance q-${i}`, files: { [`tenants/o/instances/q-${i}.yaml`]: `instance: ${i}\n` } })),
+    );
+    expect(new Set(results.map((r) => r.sha)).size).toBe(10);
+    expect(git(gitDir, 'rev-list', '--count', 'main')).toBe('11');
+    expect(git(gitDir, 'ls-tree', '-r', '--name-only', 'main').split('\n').filter((f) => f.includes('/q-'))).toHaveLength(10);
+  });
+
+  // Ten instances share nothing but the repository, like ten workers: only update-ref's compare-and-swap keeps them honest.
+  it('loses no commit when 10 writers race for the branch', { timeout: 180_000 }, async () => {
+    const { gitDir, repo } = freshRepo();
+    let lostRaces = 0;
+    const logger = { debug: () => lostRaces++, info: () => undefined } as unknown as Logger;
+    const writers = Array.from({ length: 10 }, () => new LocalGitRepo({ gitDir, logger }));
     const results = await Promise.all(
       writers.map((w, i) => w.commitFiles({ message: `Provision instance i-${i}`, files: { [`tenants/o/instances/i-${i}.yaml`]: `instance: ${i}\n` } })),
     );
     expect(results.every((r) => r.changed)).toBe(true);
     expect(new Set(results.map((r) => r.sha)).size).toBe(10);
+    // They really did collide, and the losers retried instead of overwriting.
+    expect(lostRaces).toBeGreaterThan(0);
     expect(git(gitDir, 'rev-list', '--count', 'main')).toBe('11');
     const files = git(gitDir, 'ls-tree', '-r', '--name-only', 'main').split('\n');
     for (let i = 0; i < 10; i++) {

@@ -8,7 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from '../../deploy/local/tools';
-import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startOidc, startPostgres, startS3, startVaultSandbox, testLayout } from '../../deploy/local/stack';
+import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startOidc, startPostgres, startS3, startSaleorSandbox, startVaultSandbox, testLayout } from '../../deploy/local/stack';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
@@ -52,6 +52,7 @@ export default async function setup(project: TestProject) {
       startS3(layout).then(started),
       startOidc(layout).then(started),
       startVaultSandbox(layout).then(started),
+      startSaleorSandbox(layout).then(started),
       // CMP_TEST_SKIP_LANGFLOW=1 spares a developer's quick run the ~60 s Langflow start; npm test never sets it.
       process.env.CMP_TEST_SKIP_LANGFLOW === '1' ? undefined : startLangflow(layout).then(started),
       temporalStart,

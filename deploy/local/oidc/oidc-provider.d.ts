@@ -56,7 +56,7 @@ declare module 'oidc-provider' {
     Client: { find(id: string): Promise<{ clientId: string; clientName?: string } | undefined> };
   }
 
-  class OIDCProviderError extends Error {
+  export class OIDCProviderError extends Error {
     constructor(description?: string);
     status: number;
     error: string;

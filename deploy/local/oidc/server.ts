@@ -6,9 +6,11 @@ import path from 'node:path';
 import { loadConfig } from '../../../core/config';
 import { createLogger } from '../../../core/logger';
 import { loadOrCreateKeys } from './keys';
-import { createDevProvider } from './provider';
 
 const logger = createLogger('oidc');
+// oidc-provider prints its notices with console.*; keep this process's output JSON.
+console.info = (...args: unknown[]) => logger.info(args.map(String).join(' '));
+console.warn = (...args: unknown[]) => logger.warn(args.map(String).join(' '));
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,6 +18,8 @@ async function main(): Promise<void> {
   const port = config.OIDC_PORT ?? Number(new URL(issuer).port || 80);
   const dataDir = path.resolve(config.OIDC_DATA_DIR);
 
+  // Imported after console is redirected: oidc-provider warns while loading.
+  const { createDevProvider } = await import('./provider');
   const provider = createDevProvider({
     issuer,
     keys: await loadOrCreateKeys(dataDir),

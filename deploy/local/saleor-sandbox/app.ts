@@ -89,7 +89,7 @@ export async function createSaleorSandbox(opts: SaleorSandboxOptions): Promise<S
   const app = express();
   app.disable('x-powered-by');
   app.use((_req, res, next) => {
-    res.setHeader('x-saleor-sandbox', SANDBOX_BANNER);
+    res.setHeader('x-saleor-sandbox', 'local stand-in, not Saleor');
     next();
   });
 

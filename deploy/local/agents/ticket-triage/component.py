@@ -158,7 +158,8 @@ def priority(category, text):
             if match:
                 score += weight
                 reasons.append(f"{label} (\"{match.group(0).strip()}\", {weight:+d})")
-    if score >= 7:
+    # P1 needs an incident-class category plus wide impact, or overwhelming cues.
+    if score >= 8:
         level = "P1"
     elif score >= 4:
         level = "P2"

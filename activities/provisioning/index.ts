@@ -1,0 +1,309 @@
+// Activities of purchaseToProvision and deprovisioning: thin functions over
+// injected clients (Saleor, the stores and ledger, S3, Langflow, Vault, GitOps).
+// Every one is idempotent, because Temporal may run it again after a crash.
+import { randomBytes } from 'node:crypto';
+import type { ArtifactStore } from '../../core/artifacts';
+import type { CatalogStore } from '../../core/catalog/store';
+import type { Db } from '../../core/db';
+import { instanceManifest, instanceManifestPath, type GitOpsRepo } from '../../core/gitops';
+import type { InstanceStore } from '../../core/instances/store';
+import type { Ledger } from '../../core/ledger';
+import type { FlowExport, AgentRuntime } from '../../core/runtime/agent-runtime';
+import type { SaleorClient } from '../../core/saleor/client';
+import { PAID_CHARGE_STATUSES, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
+import { instanceSecretPath, type SecretStore } from '../../core/secrets';
+import type { TenancyStore } from '../../core/tenancy/store';
+import { classifyFailures, OrderRejectedError } from '../failures';
+import type { OrderInput, OrderStatus, StepError } from '../../workflows/provisioning/contract';
+
+export interface ProvisioningDeps {
+  db: Db;
+  catalog: CatalogStore;
+  instances: InstanceStore;
+  tenancy: TenancyStore;
+  ledger: Ledger;
+  saleor: SaleorClient;
+  artifacts: ArtifactStore;
+  runtime: AgentRuntime;
+  secrets: SecretStore;
+  gitops: GitOpsRepo;
+  starterCreditsMc: number;
+}
+
+export interface LoadedOrder {
+  orderId: string;
+  email: string | null;
+  orgId: string | null;
+  userId: string | null;
+  totalCents: number;
+  currency: string;
+  lines: { line: number; variantId: string | null; planId: string | null; quantity: number; name: string }[];
+}
+
+export type ResolvedLine =
+  | { line: number; kind: 'plan'; offeringId: string; versionId: string; planId: string; planCode: string; quantity: number }
+  | { line: number; kind: 'credit_pack'; packId: string; creditsMc: number; quantity: number };
+
+export interface ManifestInstance {
+  instanceId: string;
+  orgId: string;
+  versionId: string;
+  planId: string;
+}
+
+export const creditGrantId = (orderId: string, line: number) => `order:${orderId}:line:${line}`;
+export const allowanceGrantId = (instanceId: string, period: string) => `allowance:${instanceId}:${period}`;
+const period = (d = new Date()) => d.toISOString().slice(0, 7);
+
+export function createProvisioningActivities(deps: ProvisioningDeps) {
+  const { db, catalog, instances, ledger, saleor } = deps;
+
+  async function loadOrder(input: OrderInput): Promise<LoadedOrder> {
+    if (input.kind === 'free') {
+      return {
+        orderId: input.orderId, email: null, orgId: input.orgId, userId: input.userId, totalCents: 0, currency: 'USD',
+        lines: [{ line: 0, variantId: null, planId: input.planId, quantity: 1, name: 'free plan' }],
+      };
+    }
+    const order = await saleor.getOrder(input.orderId);
+    if (!order.isPaid && !(PAID_CHARGE_STATUSES as readonly string[]).includes(order.chargeStatus)) {
+      throw new OrderRejectedError(`Order ${input.orderId} is not paid (charge status ${order.chargeStatus})`);
+    }
+    return {
+      orderId: order.id, email: order.userEmail, orgId: order.metadata[SALEOR_METADATA_KEYS.orgId] ?? null, userId: null, totalCents: order.totalCents, currency: order.currency,
+      lines: order.lines.map((l, i) => ({ line: i, variantId: l.variantId, planId: null, quantity: l.quantity, name: l.productName })),
+    };
+  }
+
+  /** The buyer's workspace: the org named in the checkout's metadata, else the one of the user with that email. */
+  async function ensureWorkspace(input: { orderId: string; email: string | null; orgId: string | null; userId: string | null }): Promise<{ orgId: string; walletId: string }> {
+    let orgId = input.orgId;
+    if (orgId) await deps.tenancy.getOrg(orgId).catch(() => {
+      throw new OrderRejectedError(`Order ${input.orderId} names organization ${orgId}, which does not exist`);
+    });
+    if (!orgId && input.email) {
+      const user = await db('users').whereRaw('lower(email) = lower(?)', [input.email]).first();
+      if (!user) throw new OrderRejectedError(`No CMP user has the order's email ${input.email}; the buyer must sign in once`);
+      const ws = await deps.tenancy.ensureWorkspace(user.id, `${input.email.split('@')[0]}'s workspace`);
+      orgId = ws.org.id;
+      if (ws.created && deps.starterCreditsMc > 0) {
+        const promo = await ledger.ensureSystemAccount('promo');
+        const wallet = await ledger.ensureWallet(orgId);
+        await ledger.transfer({ id: `starter-grant:${orgId}`, debitAccountId: promo.id, creditAccountId: wallet.id, amount: deps.starterCreditsMc, reason: 'starter_grant' });
+      }
+    }
+    if (!orgId) throw new OrderRejectedError(`Order ${input.orderId} has neither an organization nor an email`);
+    const wallet = await ledger.ensureWallet(orgId);
+    return { orgId, walletId: wallet.id };
+  }
+
+  async function recordOrder(input: { orderId: string; kind: 'paid' | 'free'; orgId: string; email: string | null; workflowId: string; totalCents: number; currency: string }): Promise<void> {
+    await db('orders')
+      .insert({
+        saleor_order_id: input.orderId, kind: input.kind, org_id: input.orgId, buyer_email: input.email, workflow_id: input.workflowId,
+        total_cents: input.totalCents, currency: input.currency, status: 'received', paid_at: input.kind === 'paid' ? db.fn.now() : null,
+      })
+      .onConflict('saleor_order_id')
+      .merge({ org_id: input.orgId, buyer_email: input.email, total_cents: input.totalCents, currency: input.currency, updated_at: db.fn.now() });
+  }
+
+  async function setOrderState(input: { orderId: string; status: OrderStatus; step: string | null; error: (StepError & { step: string }) | null }): Promise<void> {
+    await db('orders')
+      .where('saleor_order_id', input.orderId)
+      .update({
+        status: input.status, current_step: input.step, last_error: input.error ? JSON.stringify(input.error) : null, updated_at: db.fn.now(),
+        ...(input.status === 'fulfilled' ? { provisioned_at: db.fn.now() } : {}),
+      });
+    if (input.status === 'needs_attention' || input.status === 'provisioning') {
+      await db('instances')
+        .where('order_id', input.orderId)
+        .whereIn('status', ['pending', 'provisioning', 'needs_attention'])
+        .update({ status: input.status, last_error: input.error ? JSON.stringify(input.error) : null, updated_at: db.fn.now() });
+    }
+  }
+
+  async function resolveLines(order: LoadedOrder): Promise<ResolvedLine[]> {
+    const resolved: ResolvedLine[] = [];
+    for (const l of order.lines) {
+      const plan = l.planId ? await catalog.getPlan(l.planId) : l.variantId ? await catalog.findPlanByVariant(l.variantId) : null;
+      if (plan) {
+        const version = await catalog.latestPublishedVersion(plan.offeringId);
+        if (!version) throw new OrderRejectedError(`The agent of plan ${plan.code} has no published version`, { line: l.line });
+        resolved.push({ line: l.line, kind: 'plan', offeringId: plan.offeringId, versionId: version.id, planId: plan.id, planCode: plan.code, quantity: l.quantity });
+        continue;
+      }
+      const pack = l.variantId ? await catalog.findCreditPackByVariant(l.variantId) : null;
+      if (pack) {
+        resolved.push({ line: l.line, kind: 'credit_pack', packId: pack.id, creditsMc: pack.creditsMc, quantity: l.quantity });
+        continue;
+      }
+      throw new OrderRejectedError(`Order line ${l.line} (${l.name}) has variant ${l.variantId ?? 'none'}, which the catalog does not sell`, { line: l.line, variantId: l.variantId });
+    }
+    return resolved;
+  }
+
+  async function grantCredits(input: { orderId: string; line: number; orgId: string; creditsMc: number }): Promise<{ transferId: string }> {
+    const [purchases, wallet] = await Promise.all([ledger.ensureSystemAccount('purchases'), ledger.ensureWallet(input.orgId)]);
+    const t = await ledger.transfer({
+      id: creditGrantId(input.orderId, input.line), debitAccountId: purchases.id, creditAccountId: wallet.id, amount: input.creditsMc,
+      reason: 'credit_pack', orderId: input.orderId,
+    });
+    return { transferId: t.id };
+  }
+
+  /** Takes granted credits back (cancel and refund); fails while they are spent, and says so. */
+  async function voidCredits(input: { orderId: string; line: number; orgId: string; creditsMc: number }): Promise<{ transferId: string }> {
+    const [purchases, wallet] = await Promise.all([ledger.ensureSystemAccount('purchases'), ledger.ensureWallet(input.orgId)]);
+    const t = await ledger.transfer({
+      id: `refund:${creditGrantId(input.orderId, input.line)}`, debitAccountId: wallet.id, creditAccountId: purchases.id, amount: input.creditsMc,
+      reason: 'refund', orderId: input.orderId,
+    });
+    return { transferId: t.id };
+  }
+
+  async function createInstance(input: { instanceId: string; orderId: string; line: number; orgId: string; offeringId: string; versionId: string; planId: string; workflowId: string }): Promise<{ instanceId: string }> {
+    // (order_id, order_line) is unique: a re-run finds the row the first run made.
+    await db('instances')
+      .insert({
+        id: input.instanceId, org_id: input.orgId, offering_id: input.offeringId, offering_version_id: input.versionId, plan_id: input.planId,
+        status: 'provisioning', order_id: input.orderId, order_line: input.line, workflow_id: input.workflowId,
+      })
+      .onConflict(['order_id', 'order_line'])
+      .ignore();
+    const row = await db('instances').where({ order_id: input.orderId, order_line: input.line }).first();
+    // A retry after support fixed the catalog may resolve a newer version.
+    if (row.offering_version_id !== input.versionId && row.status !== 'active') {
+      await db('instances').where('id', row.id).update({ offering_version_id: input.versionId, updated_at: db.fn.now() });
+    }
+    return { instanceId: row.id };
+  }
+
+  async function deactivateInstance(input: { instanceId: string }): Promise<void> {
+    await db('instances')
+      .where('id', input.instanceId)
+      .update({ status: 'deprovisioned', deprovisioned_at: db.raw('coalesce(deprovisioned_at, now())'), updated_at: db.fn.now() });
+    await db('api_keys').where('instance_id', input.instanceId).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  }
+
+  async function verifyArtifact(input: { versionId: string }): Promise<{ sha256: string; bytes: number }> {
+    const version = await catalog.getVersion(input.versionId);
+    const bytes = await deps.artifacts.getVerified(version.artifactKey, version.sha256);
+    return { sha256: version.sha256, bytes: bytes.length };
+  }
+
+  async function registerFlow(input: { instanceId: string; versionId: string }): Promise<{ flowId: string }> {
+    const version = await catalog.getVersion(input.versionId);
+    const offering = await catalog.getById(version.offeringId);
+    const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
+    const name = version.runtimeFlowName ?? `cmp-${offering.slug}-v${version.version.replace(/[^0-9A-Za-z]/g, '-')}`;
+    const { flowId } = await deps.runtime.ensureFlow({ name, endpointName: name, flow, description: `${offering.name} ${version.version} (CMP)` });
+    await db('instances').where('id', input.instanceId).update({ runtime_flow_id: flowId, updated_at: db.fn.now() });
+    return { flowId };
+  }
+
+  async function writeInstanceSecrets(input: { orgId: string; instanceId: string }): Promise<{ path: string; version: number }> {
+    const path = instanceSecretPath(input.orgId, input.instanceId, 'runtime');
+    // Written once: a re-run keeps the first token instead of rotating it.
+    const existing = await deps.secrets.read(path);
+    if (existing) return { path, version: existing.version };
+    const written = await deps.secrets.write(path, { instance_token: randomBytes(32).toString('base64url'), org_id: input.orgId }, { cas: 0 }).catch(async (err) => {
+      const again = await deps.secrets.read(path);
+      if (again) return { version: again.version };
+      throw err;
+    });
+    return { path, version: written.version };
+  }
+
+  async function deleteInstanceSecrets(input: { path: string }): Promise<void> {
+    await deps.secrets.delete(input.path);
+  }
+
+  async function manifestsFor(list: ManifestInstance[]) {
+    return Promise.all(
+      list.map(async (m) => {
+        const instance = await instances.getAny(m.instanceId);
+        const version = await catalog.getVersion(m.versionId);
+        const plan = await catalog.getPlan(m.planId);
+        return instanceManifest({
+          orgId: m.orgId, instanceId: m.instanceId, offeringSlug: instance.offeringSlug, version: version.version, plan: plan.code,
+          runtimeFlowId: instance.runtimeFlowId ?? 'pending', secretsPath: instanceSecretPath(m.orgId, m.instanceId, 'runtime'),
+        });
+      }),
+    );
+  }
+
+  async function commitManifests(input: { orderId: string; instances: ManifestInstance[] }): Promise<{ sha: string; changed: boolean }> {
+    const manifests = await manifestsFor(input.instances);
+    const result = await deps.gitops.commitFiles({
+      message: `Provision order ${input.orderId}: ${manifests.length} instance(s)`,
+      files: Object.fromEntries(manifests.map((m) => [m.path, m.content])),
+    });
+    await db('instances').whereIn('id', input.instances.map((i) => i.instanceId)).update({ gitops_commit_sha: result.sha, updated_at: db.fn.now() });
+    return result;
+  }
+
+  async function removeManifests(input: { orderId: string; instances: Pick<ManifestInstance, 'instanceId' | 'orgId'>[] }): Promise<{ sha: string; changed: boolean }> {
+    return deps.gitops.commitFiles({
+      message: `Remove instances of order ${input.orderId}`,
+      files: Object.fromEntries(input.instances.map((i) => [instanceManifestPath(i.orgId, i.instanceId), null])),
+    });
+  }
+
+  /** True once the runtime is healthy and knows the instance's flow. */
+  async function checkRuntimeReady(input: { instanceId: string }): Promise<boolean> {
+    const instance = await instances.getAny(input.instanceId);
+    if (!instance.runtimeFlowId) return false;
+    const health = await deps.runtime.health({ timeoutMs: 3000 }).catch(() => ({ ok: false }));
+    return health.ok;
+  }
+
+  /** Active, with the plan's first monthly allowance granted once. */
+  async function activateInstance(input: { instanceId: string }): Promise<void> {
+    const instance = await instances.getAny(input.instanceId);
+    const plan = await catalog.getPlan(instance.planId);
+    if (plan.monthlyCreditsMc > 0) {
+      const [promo, wallet] = await Promise.all([ledger.ensureSystemAccount('promo'), ledger.ensureWallet(instance.orgId)]);
+      await ledger.transfer({
+        id: allowanceGrantId(instance.id, period()), debitAccountId: promo.id, creditAccountId: wallet.id, amount: plan.monthlyCreditsMc,
+        reason: 'monthly_allowance', orderId: instance.orderId ?? undefined, metadata: { instance_id: instance.id, plan: plan.code },
+      });
+    }
+    await db('instances')
+      .where('id', input.instanceId)
+      .whereNot('status', 'deprovisioned')
+      .update({ status: 'active', last_error: null, activated_at: db.raw('coalesce(activated_at, now())'), updated_at: db.fn.now() });
+  }
+
+  async function markOrderFulfilled(input: { orderId: string }): Promise<void> {
+    const order = await saleor.getOrder(input.orderId);
+    if (order.status !== 'FULFILLED') {
+      await saleor.markFulfilled(input.orderId, order.lines.filter((l) => l.quantity > l.quantityFulfilled).map((l) => ({ orderLineId: l.id, quantity: l.quantity - l.quantityFulfilled })));
+    }
+    await saleor.writeOrderMetadata(input.orderId, { [SALEOR_METADATA_KEYS.status]: 'fulfilled' });
+  }
+
+  async function refundOrder(input: { orderId: string; reason: string; note: string }): Promise<{ refundedCents: number }> {
+    const order = await saleor.getOrder(input.orderId);
+    const due = order.totalCents - order.refundedCents;
+    if (due > 0) await saleor.requestRefund(input.orderId, due, input.reason);
+    await saleor.writeOrderMetadata(input.orderId, { [SALEOR_METADATA_KEYS.status]: 'cancelled', cmp_cancel_note: input.note.slice(0, 200) });
+    return { refundedCents: due };
+  }
+
+  /** Deprovisioning: the instance's side effects undone, in order. */
+  async function beginDeprovision(input: { instanceId: string }): Promise<{ orgId: string; status: string }> {
+    const instance = await instances.getAny(input.instanceId);
+    if (instance.status !== 'deprovisioned') {
+      await db('instances').where('id', input.instanceId).update({ status: 'deprovisioning', updated_at: db.fn.now() });
+    }
+    return { orgId: instance.orgId, status: instance.status };
+  }
+
+  return classifyFailures({
+    loadOrder, ensureWorkspace, recordOrder, setOrderState, resolveLines, grantCredits, voidCredits, createInstance, deactivateInstance,
+    verifyArtifact, registerFlow, writeInstanceSecrets, deleteInstanceSecrets, commitManifests, removeManifests, checkRuntimeReady,
+    activateInstance, markOrderFulfilled, refundOrder, beginDeprovision,
+  });
+}
+
+export type ProvisioningActivities = ReturnType<typeof createProvisioningActivities>;

@@ -1,0 +1,162 @@
+// The support console's API (support role): find stuck and failed orders, see
+// the failing step, its error and attempts, retry or cancel-and-refund with a
+// required reason, adjust credits; every action is audited.
+import { Router, type RequestHandler } from 'express';
+import type { Client } from '@temporalio/client';
+import type { AuditLog } from '../../core/audit';
+import type { Db } from '../../core/db';
+import { AppError, notFound } from '../../core/errors';
+import type { InstanceStore } from '../../core/instances/store';
+import type { Ledger } from '../../core/ledger';
+import { cancelAndRefundSignal, retrySignal } from '../../workflows/provisioning/contract';
+import { decodeCursor, encodeCursor } from '../cursor';
+import type { ApiDefinition } from '../openapi';
+import { z } from '../openapi';
+import { orderSchema, orderView } from '../orders/routes';
+import { uuid } from '../schemas';
+
+export interface SupportRouteDeps {
+  api: ApiDefinition;
+  db: Db;
+  temporal: Client;
+  ledger: Ledger;
+  instances: InstanceStore;
+  audit: AuditLog;
+  temporalUiUrl: string;
+  namespace: string;
+  requireUser: RequestHandler;
+  requireSupport: RequestHandler;
+  idempotency: RequestHandler;
+}
+
+const FILTERS: Record<string, string[]> = {
+  needs_attention: ['needs_attention'],
+  provisioning: ['received', 'provisioning', 'cancelling'],
+  failed: ['failed', 'cancelled'],
+  done: ['fulfilled'],
+};
+
+const reasonBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(500) });
+
+export function createSupportRouter(deps: SupportRouteDeps): Router {
+  const { api, db, temporal } = deps;
+  const router = Router();
+  const tags = ['Support'];
+  const guard = [deps.requireUser, deps.requireSupport];
+  const uiLink = (workflowId: string) => `${deps.temporalUiUrl}/namespaces/${deps.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+
+  api.route(router, {
+    method: 'get', path: '/v1/support/orders', summary: 'Orders by state (needs_attention, provisioning, failed, done), newest first', tags, auth: 'user', use: guard,
+    query: z.object({
+      filter: z.enum(['all', 'needs_attention', 'provisioning', 'failed', 'done']).default('all'),
+      q: z.string().max(200).optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(50),
+      cursor: z.string().max(200).optional(),
+    }),
+    responses: { 200: { description: 'Orders', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), next_cursor: z.string().nullable(), counts: z.record(z.string(), z.number()) }) } },
+  }, async (_req, res, { query }) => {
+    const after = decodeCursor<{ t: string; id: string }>(query.cursor, ['t', 'id']);
+    const rows = await db('orders')
+      .modify((q) => {
+        if (query.filter !== 'all') q.whereIn('status', FILTERS[query.filter]!);
+        const term = query.q;
+        if (term) q.where((w) => w.where('saleor_order_id', 'ilike', `%${term}%`).orWhere('buyer_email', 'ilike', `%${term}%`).orWhereRaw('org_id::text = ?', [term]));
+        if (after) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [after.t, after.id]);
+      })
+      .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .limit(query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    const counts = Object.fromEntries(
+      (await db('orders').select('status').count('* as n').groupBy('status')).map((r) => [String(r.status), Number(r.n)]),
+    );
+    res.json({
+      items: page.map((r: Record<string, any>) => ({
+        order_id: r.saleor_order_id, kind: r.kind, status: r.status, org_id: r.org_id, buyer_email: r.buyer_email, current_step: r.current_step,
+        last_error: r.last_error, workflow_id: r.workflow_id, temporal_url: uiLink(r.workflow_id), created_at: r.created_at.toISOString(),
+        updated_at: r.updated_at.toISOString(),
+      })),
+      next_cursor: rows.length > query.limit ? encodeCursor({ t: page.at(-1)!.created_at.toISOString(), id: page.at(-1)!.id }) : null,
+      counts,
+    });
+  });
+
+  async function orderRow(orderId: string) {
+    const row = await db('orders').where('saleor_order_id', orderId).first();
+    if (!row) throw notFound(`Order ${orderId}`);
+    return row;
+  }
+
+  api.route(router, {
+    method: 'get', path: '/v1/support/orders/:id', summary: "An order's step timeline, failing step and attempts, audit trail and Temporal link", tags, auth: 'user', use: guard,
+    params: z.object({ id: z.string().max(200) }),
+    responses: { 200: { description: 'The order', schema: orderSchema.extend({ temporal_url: z.string(), pending_activities: z.array(z.unknown()), audit: z.array(z.unknown()) }) } },
+  }, async (_req, res, { params }) => {
+    const row = await orderRow(params.id);
+    const [view, pending, audit] = await Promise.all([
+      orderView(deps, row),
+      temporal.workflow.getHandle(row.workflow_id).describe().then(
+        (d) => (d.raw.pendingActivities ?? []).map((a) => ({
+          activity: a.activityType?.name, attempt: a.attempt, state: a.state, last_failure: a.lastFailure?.message ?? null,
+          next_attempt_at: a.nextAttemptScheduleTime?.seconds ? new Date(Number(a.nextAttemptScheduleTime.seconds) * 1000).toISOString() : null,
+        })),
+        () => [],
+      ),
+      deps.audit.list({ targetType: 'order', targetId: params.id, limit: 50 }),
+    ]);
+    res.json({ ...view, temporal_url: uiLink(row.workflow_id), pending_activities: pending, audit });
+  });
+
+  for (const [action, signal, allowed] of [
+    ['retry', retrySignal, ['needs_attention']],
+    ['cancel', cancelAndRefundSignal, ['needs_attention', 'received', 'provisioning']],
+  ] as const) {
+    api.route(router, {
+      method: 'post', path: `/v1/support/orders/:id/${action}`,
+      summary: action === 'retry' ? 'Retry the failing step now' : 'Cancel: undo what was provisioned (newest first) and refund in Saleor',
+      tags, auth: 'user', use: [...guard, deps.idempotency], idempotent: true,
+      params: z.object({ id: z.string().max(200) }),
+      body: reasonBody,
+      responses: { 202: { description: 'Signalled', schema: z.object({ order_id: z.string(), action: z.string(), workflow_id: z.string() }) } },
+    }, async (req, res, { params, body }) => {
+      const row = await orderRow(params.id);
+      if (!(allowed as readonly string[]).includes(row.status)) {
+        throw new AppError('conflict', 'Not possible now', `The order is ${row.status}; ${action} needs ${allowed.join(' or ')}`);
+      }
+      const actor = `user:${req.user!.id}`;
+      await temporal.workflow.getHandle(row.workflow_id).signal(signal, { actor: req.user!.email ?? actor, reason: body.reason });
+      await deps.audit.record({ orgId: row.org_id, actor, action: `order.${action}`, targetType: 'order', targetId: params.id, reason: body.reason });
+      res.status(202).json({ order_id: params.id, action, workflow_id: row.workflow_id });
+    });
+  }
+
+  api.route(router, {
+    method: 'post', path: '/v1/support/wallets/:id/adjustments', summary: 'Credit or debit a wallet with a reason (audited)', tags, auth: 'user',
+    use: [...guard, deps.idempotency], idempotent: true,
+    params: z.object({ id: uuid }),
+    body: reasonBody.extend({ amount_mc: z.number().int().min(-1e12).max(1e12).refine((n) => n !== 0, 'must not be 0') }),
+    responses: { 201: { description: 'The adjustment', schema: z.object({ transfer_id: z.string(), amount_mc: z.number().int(), available_mc: z.number().int() }) } },
+  }, async (req, res, { params, body }) => {
+    const wallet = await db('accounts').where({ id: params.id, kind: 'wallet' }).first();
+    if (!wallet) throw notFound(`Wallet ${params.id}`);
+    const adjustments = await deps.ledger.ensureSystemAccount('adjustments');
+    // The Idempotency-Key (or a fresh id) names the transfer, so a replay cannot adjust twice.
+    const id = `adjust:${wallet.id}:${req.header('Idempotency-Key') ?? crypto.randomUUID()}`;
+    const credit = body.amount_mc > 0;
+    const t = await deps.ledger.transfer({
+      id, debitAccountId: credit ? adjustments.id : wallet.id, creditAccountId: credit ? wallet.id : adjustments.id,
+      amount: Math.abs(body.amount_mc), reason: 'adjustment', metadata: { by: req.user!.id, note: body.reason },
+    });
+    await deps.audit.record({ orgId: wallet.org_id, actor: `user:${req.user!.id}`, action: 'wallet.adjust', targetType: 'wallet', targetId: wallet.id, reason: body.reason, data: { amount_mc: body.amount_mc, transfer_id: t.id } });
+    res.status(201).json({ transfer_id: t.id, amount_mc: body.amount_mc, available_mc: (await deps.ledger.balance(wallet.id)).available });
+  });
+
+  api.route(router, {
+    method: 'get', path: '/v1/support/audit', summary: 'The audit trail, newest first', tags, auth: 'user', use: guard,
+    query: z.object({ org_id: uuid.optional(), target_type: z.string().max(40).optional(), target_id: z.string().max(200).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }),
+    responses: { 200: { description: 'Entries', schema: z.object({ items: z.array(z.unknown()) }) } },
+  }, async (_req, res, { query }) => {
+    res.json({ items: await deps.audit.list({ orgId: query.org_id, targetType: query.target_type, targetId: query.target_id, beforeId: query.before, limit: query.limit }) });
+  });
+
+  return router;
+}

@@ -1,0 +1,106 @@
+// Housekeeping on the real Temporal dev server: a real Worker runs the
+// voidExpiredHolds and checkLedgerInvariants workflows against a real ledger.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import type { Client, Connection } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createLedger, type Ledger } from '../../core/ledger';
+import type { Db } from '../../core/db';
+import { createLedgerActivities } from '../../activities/ledger';
+import { checkLedgerInvariants, voidExpiredHolds } from '../../workflows/housekeeping';
+import { housekeepingSchedules } from '../../workflows/housekeeping/contract';
+import { ensureHousekeepingSchedules } from '../../workers/housekeeping';
+import { freshDatabase, temporalClient, testConfig, workflowBundlePath } from '../support/stack';
+
+let db: Db;
+let drop: () => Promise<void>;
+let ledger: Ledger;
+let client: Client;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+const taskQueue = `housekeeping-test-${randomUUID()}`;
+
+beforeAll(async () => {
+  ({ db, drop } = await freshDatabase());
+  ledger = createLedger(db);
+  ({ client, connection } = await temporalClient());
+  nativeConnection = await NativeConnection.connect({ address: testConfig().TEMPORAL_ADDRESS });
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await nativeConnection?.close();
+  await drop?.();
+});
+
+async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: workflowBundlePath() },
+    activities: createLedgerActivities(ledger),
+  });
+  return worker.runUntil(fn());
+}
+
+describe('housekeeping workflows', () => {
+  it('voidExpiredHolds voids the expired hold and leaves the live one', async () => {
+    const promo = (await ledger.ensureSystemAccount('promo')).id;
+    const revenue = (await ledger.ensureSystemAccount('revenue')).id;
+    const [org] = await db('organizations').insert({ name: 'Housekeeping org' }).returning<{ id: string }[]>('id');
+    const wallet = (await ledger.ensureWallet(org!.id)).id;
+    await ledger.transfer({ id: randomUUID(), debitAccountId: promo, creditAccountId: wallet, amount: 5_000, reason: 'starter_grant' });
+    const expired = await ledger.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 2_000, reason: 'run', timeoutMs: 10 });
+    const live = await ledger.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1_000, reason: 'run', timeoutMs: 3_600_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await ledger.balance(wallet)).available).toBe(2_000);
+
+    const result = await withWorker(() =>
+      client.workflow.execute(voidExpiredHolds, { taskQueue, workflowId: `void-expired-holds-${randomUUID()}`, workflowExecutionTimeout: '1 minute' }),
+    );
+    expect(result).toEqual({ voided: 1 });
+    expect(await ledger.getTransfer(`expire:${expired.id}`)).toMatchObject({ kind: 'void_pending', amount: 2_000, reason: 'expired' });
+    expect(await ledger.getTransfer(`expire:${live.id}`)).toBeNull();
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 4_000, debitsPending: 1_000 });
+
+    const check = await withWorker(() => client.workflow.execute(checkLedgerInvariants, { taskQueue, workflowId: `check-ledger-${randomUUID()}` }));
+    expect(check).toEqual({ violations: [] });
+  });
+
+  it('checkLedgerInvariants fails loudly when the ledger is broken', async () => {
+    // Corrupt a cached balance behind the ledger's back.
+    const promo = (await ledger.ensureSystemAccount('promo')).id;
+    await db('accounts').where({ id: promo }).increment('credits_posted', 1);
+    try {
+      const error = await withWorker(() =>
+        client.workflow.execute(checkLedgerInvariants, { taskQueue, workflowId: `check-ledger-${randomUUID()}` }).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      );
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };
+      expect(cause.type).toBe('LedgerInvariantViolation');
+      expect(cause.message).toMatch(/sum to 1, not 0/);
+    } finally {
+      await db('accounts').where({ id: promo }).decrement('credits_posted', 1);
+    }
+    expect((await ledger.checkInvariants()).violations).toEqual([]);
+  });
+
+  it('the worker creates its schedules once, idempotently', async () => {
+    const queue = `housekeeping-schedules-${randomUUID()}`;
+    const ids = Object.values(housekeepingSchedules).map((s) => s.scheduleId);
+    for (const id of ids) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    try {
+      expect(await ensureHousekeepingSchedules(client, queue)).toEqual(ids);
+      expect(await ensureHousekeepingSchedules(client, queue)).toEqual([]);
+      const described = await client.schedule.getHandle(housekeepingSchedules.voidExpiredHolds.scheduleId).describe();
+      expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'voidExpiredHolds', taskQueue: queue });
+      expect(described.spec.intervals?.[0]?.every).toBe(60_000);
+    } finally {
+      for (const id of ids) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    }
+  });
+});

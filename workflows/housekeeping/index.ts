@@ -1,0 +1,37 @@
+// Housekeeping workflows, run by Temporal Schedules on the 'housekeeping'
+// task queue: void expired credit holds, and check the ledger's invariants.
+import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
+import type { LedgerActivities } from '../../activities/ledger';
+import { LEDGER_INVARIANT_VIOLATION } from './contract';
+
+// The database is local and the work idempotent: retry often, for a while.
+const ledger = proxyActivities<LedgerActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/** Voids every credit hold past its timeout (each void is idempotent per hold). */
+export async function voidExpiredHolds(): Promise<{ voided: number }> {
+  const result = await ledger.expireHolds();
+  if (result.voided > 0) log.info('voided expired holds', { voided: result.voided });
+  return result;
+}
+
+/**
+ * Checks the ledger's invariants. A violation fails the workflow with a
+ * non-retryable error listing them, so it shows red in the Temporal UI and
+ * alerts on failed housekeeping runs page someone.
+ */
+export async function checkLedgerInvariants(): Promise<{ violations: string[] }> {
+  const result = await ledger.checkLedgerInvariants();
+  if (result.violations.length > 0) {
+    log.error('ledger invariants violated', { violations: result.violations });
+    throw ApplicationFailure.create({
+      type: LEDGER_INVARIANT_VIOLATION,
+      message: `${result.violations.length} ledger invariant violation(s): ${result.violations.join('; ')}`,
+      nonRetryable: true,
+      details: result.violations,
+    });
+  }
+  return result;
+}
