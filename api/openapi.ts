@@ -2,7 +2,7 @@
 // and generate the OpenAPI 3.1 document served at /openapi.json, so the two
 // cannot drift.
 import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { z, type ZodType } from 'zod';
 
 extendZodWithOpenApi(z);
@@ -97,21 +97,14 @@ export class ApiDefinition {
       },
       responses,
     });
-    const validate = async (req: Request, res: Response, next: NextFunction) => {
+    // Handlers always answer (or throw to the error handler); nothing runs after them.
+    router[spec.method](spec.path, ...(spec.use ?? []), async (req: Request, res: Response) => {
       const input = {
         body: spec.body ? spec.body.parse(req.body ?? {}) : undefined,
         query: spec.query ? spec.query.parse(req.query) : undefined,
         params: spec.params ? spec.params.parse(req.params) : undefined,
       } as Validated<Infer<B>, Infer<Q>, Infer<P>>;
       await handler(req, res, input);
-      next();
-    };
-    // The handler answers; `next` after it only runs when it did not (a bug), and then 404s.
-    router[spec.method](spec.path, ...(spec.use ?? []), async (req, res, next) => {
-      await validate(req, res, (err?: unknown) => {
-        if (err) next(err);
-        else if (!res.headersSent) next();
-      });
     });
   }
 

@@ -16,6 +16,7 @@ import type { SaleorClient } from '../core/saleor/client';
 import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
 import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
+import { PROVISIONING_TASK_QUEUE } from '../workflows/provisioning/contract';
 import { createSupportRouter } from './support/routes';
 import { createApiKeyRouter } from './api-keys/routes';
 import { createCatalogRouter } from './catalog/routes';
@@ -40,6 +41,8 @@ export interface RouteDeps {
   /** Tests pass a verifier for their provider; production builds one from the config. */
   verifier?: TokenVerifier;
   ledger?: Ledger;
+  /** Task queues the API starts workflows on; tests give each file its own. */
+  taskQueues?: { provisioning: string; runs: string };
 }
 
 export interface Platform {
@@ -67,6 +70,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const users = createKnexUserStore(db);
   const user = requireUser({ verifier, users });
   const idem = idempotency(db);
+  const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: 'runs' };
 
   const body = Router();
   // Flow uploads carry a whole Langflow export; everything else is small.
@@ -75,10 +79,10 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
 
   const routers = [
     // First: the Saleor webhook reads its raw body before any JSON parser does.
-    createSaleorWebhookRouter({ api, db, temporal: deps.temporal, webhookVerifier: deps.webhookVerifier }),
+    createSaleorWebhookRouter({ api, db, temporal: deps.temporal, webhookVerifier: deps.webhookVerifier, taskQueue: taskQueues.provisioning }),
     body,
     createOrderRouter({
-      api, db, temporal: deps.temporal, catalog, instances, tenancy, saleor: deps.saleor, webhookVerifier: deps.webhookVerifier, logger: deps.logger,
+      api, taskQueue: taskQueues.provisioning, db, temporal: deps.temporal, catalog, instances, tenancy, saleor: deps.saleor, webhookVerifier: deps.webhookVerifier, logger: deps.logger,
       requireUser: user, idempotency: idem,
     }),
     createCatalogRouter({

@@ -17,7 +17,7 @@ import type { SaleorWebhookVerifier } from '../../core/saleor/webhook-signature'
 import { instanceSecretPath } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import {
-  PROVISIONING_TASK_QUEUE, deprovisionWorkflowId, orderWorkflowId, progressQuery, type OrderInput, type OrderProgress,
+  deprovisionWorkflowId, orderWorkflowId, progressQuery, type OrderInput, type OrderProgress,
 } from '../../workflows/provisioning/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -26,6 +26,8 @@ import { uuid } from '../schemas';
 
 export interface OrderRouteDeps {
   api: ApiDefinition;
+  /** The provisioning task queue (tests give each file its own). */
+  taskQueue: string;
   db: Db;
   temporal: Client;
   catalog: CatalogStore;
@@ -59,12 +61,12 @@ export const orderSchema = z
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? null : String(v));
 
 /** Starts (or joins) an order's workflow: the order id is the workflow id, so duplicates land on one run. */
-export async function startOrderWorkflow(temporal: Client, input: OrderInput): Promise<{ workflowId: string; duplicate: boolean }> {
+export async function startOrderWorkflow(temporal: Client, taskQueue: string, input: OrderInput): Promise<{ workflowId: string; duplicate: boolean }> {
   const workflowId = orderWorkflowId(input.orderId);
   try {
     const handle = await temporal.workflow.start('purchaseToProvision', {
       workflowId,
-      taskQueue: PROVISIONING_TASK_QUEUE,
+      taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -100,7 +102,7 @@ export async function orderView(deps: Pick<OrderRouteDeps, 'db' | 'temporal' | '
 }
 
 /** The Saleor webhook intake; mounted before any JSON parser, since the signature covers the raw bytes. */
-export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db' | 'temporal' | 'webhookVerifier'>): Router {
+export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db' | 'temporal' | 'webhookVerifier' | 'taskQueue'>): Router {
   const { api, db, temporal } = deps;
   const router = Router();
   router.post('/integrations/saleor/webhooks', raw({ type: () => true, limit: '1mb' }), async (req, res) => {
@@ -118,7 +120,7 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db
       .insert({ saleor_order_id: orderId, kind: 'paid', status: 'received', workflow_id: orderWorkflowId(orderId), paid_at: db.fn.now() })
       .onConflict('saleor_order_id')
       .ignore();
-    const started = await startOrderWorkflow(temporal, { kind: 'paid', orderId });
+    const started = await startOrderWorkflow(temporal, deps.taskQueue, { kind: 'paid', orderId });
     req.log.info({ orderId, workflowId: started.workflowId, duplicate: started.duplicate }, 'saleor order_fully_paid accepted');
     res.json({ received: true, workflow_id: started.workflowId, duplicate: started.duplicate });
   });
@@ -193,7 +195,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     const instanceId = randomUUID();
     const workflowId = orderWorkflowId(orderId);
     await db('orders').insert({ saleor_order_id: orderId, kind: 'free', org_id: orgId, status: 'received', workflow_id: workflowId, total_cents: 0, currency: plan.currency });
-    await startOrderWorkflow(temporal, { kind: 'free', orderId, orgId, userId: req.user!.id, planId: plan.id, instanceId });
+    await startOrderWorkflow(temporal, deps.taskQueue, { kind: 'free', orderId, orgId, userId: req.user!.id, planId: plan.id, instanceId });
     res.status(202).json({ instance_id: instanceId, order_id: orderId, workflow_id: workflowId, status: 'provisioning' });
   });
 
@@ -208,7 +210,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     const workflowId = deprovisionWorkflowId(instance.id);
     if (instance.status !== 'deprovisioned') {
       await temporal.workflow.start('deprovisionInstance', {
-        workflowId, taskQueue: PROVISIONING_TASK_QUEUE, workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowId, taskQueue: deps.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
         args: [{ instanceId: instance.id, secretsPath: instanceSecretPath(orgId, instance.id, 'runtime') }],
       }).catch((err: unknown) => {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { migrationSource } from './migration-source';
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
@@ -17,7 +18,7 @@ export function createDb(databaseUrl: string, poolMax = 10): Db {
     client: 'pg',
     connection: { connectionString: databaseUrl, application_name: 'cmp' },
     pool: { min: 0, max: poolMax },
-    migrations: { directory: migrationsDir, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
 

@@ -7,7 +7,7 @@ import type { CatalogSyncActivities } from '../../activities/saleor/catalog-sync
 import type { SweepActivities } from '../../activities/saleor/sweep';
 import { activityOptions } from '../retry-policies';
 import { CmpInstanceId, CmpOrgId, CmpStatus } from '../shared/search-attributes';
-import { orderWorkflowId, PROVISIONING_TASK_QUEUE } from './contract';
+import { orderWorkflowId } from './contract';
 import { purchaseToProvision } from './purchase-to-provision';
 
 const db = proxyActivities<ProvisioningActivities>(activityOptions.database);
@@ -41,8 +41,8 @@ export async function sweepPaidOrders(input: { windowHours?: number } = {}): Pro
   for (const orderId of missing) {
     try {
       await startChild(purchaseToProvision, {
+        // No task queue: the child inherits the sweep's own.
         workflowId: orderWorkflowId(orderId),
-        taskQueue: PROVISIONING_TASK_QUEUE,
         args: [{ kind: 'paid', orderId }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });

@@ -249,7 +249,12 @@ export async function createSaleorSandbox(opts: SaleorSandboxOptions): Promise<S
     async close() {
       await Promise.all(pendingPayloads);
       await deliveries.stop();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        server.close(() => resolve());
+        // Idle keep-alive sockets (clients' connection pools) would hold close() open.
+        server.closeIdleConnections();
+      });
     },
   };
 }

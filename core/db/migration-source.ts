@@ -1,0 +1,17 @@
+// The migrations, imported statically so whatever runs the code (tsx, vitest,
+// a bundle) compiles them too; knex's directory loader would need a TypeScript
+// loader of its own. Append new migrations at the end, never edit old ones.
+import type { Knex } from 'knex';
+import * as m001 from '../../migrations/20261125_001_tenancy_catalog';
+import * as m002 from '../../migrations/20261125_002_ledger';
+
+const migrations: Record<string, Knex.Migration> = {
+  '20261125_001_tenancy_catalog': m001,
+  '20261125_002_ledger': m002,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,122 @@
+// The whole platform in one test process, on the real test stack: a fresh
+// database, the real API app (listening on a port), and real Temporal workers
+// with the production activities over real clients — on task queues of this
+// test file's own, so files running in parallel never take each other's work.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createApp } from '../../api/app';
+import { createRouters, type Platform } from '../../api/routes';
+import { createProvisioningActivities } from '../../activities/provisioning';
+import { createCatalogSyncActivities } from '../../activities/saleor/catalog-sync';
+import { createSweepActivities } from '../../activities/saleor/sweep';
+import { validateFlow } from '../../core/artifacts';
+import { createClients, type Clients } from '../../core/clients';
+import type { Config } from '../../core/config';
+import { createLogger } from '../../core/logger';
+import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
+import { seedCatalog } from '../../deploy/local/seed';
+import { freshDatabase, testConfig, workflowBundlePath } from './stack';
+
+export interface TestPlatform {
+  url: string;
+  config: Config;
+  clients: Clients;
+  temporal: Client;
+  platform: Platform;
+  taskQueues: { provisioning: string; runs: string };
+  versionIds: Record<string, string>;
+  /** fetch against the API with JSON in and out. */
+  call(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export interface PlatformOptions {
+  /** Listen on this port (the Saleor sandbox delivers webhooks to the layout's API port). */
+  port?: number;
+  seed?: boolean;
+  /** Extra activities for the provisioning worker, or replacements (fault injection). */
+  provisioningActivities?: (base: Record<string, unknown>) => Record<string, unknown>;
+  startWorkers?: boolean;
+  configOverrides?: Record<string, string>;
+}
+
+export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPlatform> {
+  const fresh = await freshDatabase();
+  const config = testConfig({ DATABASE_URL: fresh.url, ...opts.configOverrides });
+  const logger = createLogger('test-platform', 'warn');
+  const clients = createClients(config, logger);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const suffix = randomBytes(4).toString('hex');
+  const taskQueues = { provisioning: `provisioning-${suffix}`, runs: `runs-${suffix}` };
+
+  const versionIds = opts.seed === false ? {} : (await seedCatalog(clients.db, clients.artifacts)).versionIds;
+
+  const platform = await createRouters({
+    config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+    validateFlow: (flow) => validateFlow(flow).problems,
+    webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL, jwksCooldownMs: 0 }),
+    taskQueues,
+  });
+  const app = createApp({ logger, webOrigin: config.WEB_ORIGIN, probes: {}, routers: platform.routers });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(opts.port ?? 0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  let workerConnection: NativeConnection | undefined;
+  if (opts.startWorkers !== false) {
+    workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const base = {
+      ...createProvisioningActivities({ ...clients, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
+      ...createCatalogSyncActivities(clients),
+      ...createSweepActivities(clients),
+    };
+    const worker = await Worker.create({
+      connection: workerConnection,
+      taskQueue: taskQueues.provisioning,
+      workflowBundle: { codePath: workflowBundlePath() },
+      activities: opts.provisioningActivities ? opts.provisioningActivities(base) : base,
+    });
+    workers.push({ worker, running: worker.run() });
+  }
+
+  return {
+    url, config, clients, temporal, platform, taskQueues, versionIds,
+    async call(method, path, o = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...o.headers,
+        },
+        body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
+      });
+      const text = await res.text();
+      let body: any = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body, headers: res.headers };
+    },
+    async close() {
+      for (const w of workers) {
+        w.worker.shutdown();
+        await w.running.catch(() => undefined);
+      }
+      await workerConnection?.close();
+      await new Promise((r) => server.close(r));
+      await platform.close();
+      await connection.close();
+      await clients.close();
+      await fresh.drop();
+    },
+  };
+}
