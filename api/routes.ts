@@ -17,6 +17,7 @@ import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
 import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
 import { PROVISIONING_TASK_QUEUE } from '../workflows/provisioning/contract';
+import { RUNS_TASK_QUEUE } from '../workflows/runs/contract';
 import { createSupportRouter } from './support/routes';
 import { createApiKeyRouter } from './api-keys/routes';
 import { createCatalogRouter } from './catalog/routes';
@@ -24,6 +25,8 @@ import { createDocsRouter } from './docs/routes';
 import { createInstanceRouter } from './instances/routes';
 import { requireRole, requireUser } from './middleware/auth';
 import { idempotency } from './middleware/idempotency';
+import { requireApiKey } from './middleware/api-key';
+import { createRunRouter } from './runs/routes';
 import { ApiDefinition } from './openapi';
 import { createTenancyRouter } from './tenancy/routes';
 import { createUsageRouter } from './usage/routes';
@@ -70,7 +73,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const users = createKnexUserStore(db);
   const user = requireUser({ verifier, users });
   const idem = idempotency(db);
-  const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: 'runs' };
+  const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: RUNS_TASK_QUEUE };
 
   const body = Router();
   // Flow uploads carry a whole Langflow export; everything else is small.
@@ -93,6 +96,9 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
     createInstanceRouter({ api, instances, tenancy, requireUser: user }),
     createUsageRouter({ api, db, tenancy, requireUser: user }),
+    createRunRouter({
+      api, db, temporal: deps.temporal, ledger, catalog, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem,
+    }),
     createSupportRouter({
       api, db, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,

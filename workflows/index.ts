@@ -1,3 +1,4 @@
 // The one bundle entry for the workers: every workflow type is exported here.
 export * from './housekeeping';
 export * from './provisioning';
+export * from './runs';

@@ -54,7 +54,7 @@ export function devLayout(): StackLayout {
  */
 export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): StackLayout {
   const dataDir = path.join(repoRoot, slot ? `.test-data-${slot}` : '.test-data');
-  const o = slot * 10;
+  const o = slot * 100;
   return {
     name: 'test',
     dataDir,

@@ -12,6 +12,7 @@ import { createRouters, type Platform } from '../../api/routes';
 import { createProvisioningActivities } from '../../activities/provisioning';
 import { createCatalogSyncActivities } from '../../activities/saleor/catalog-sync';
 import { createSweepActivities } from '../../activities/saleor/sweep';
+import { createRunActivities } from '../../activities/runs';
 import { validateFlow } from '../../core/artifacts';
 import { createClients, type Clients } from '../../core/clients';
 import type { Config } from '../../core/config';
@@ -40,6 +41,8 @@ export interface PlatformOptions {
   /** Extra activities for the provisioning worker, or replacements (fault injection). */
   provisioningActivities?: (base: Record<string, unknown>) => Record<string, unknown>;
   startWorkers?: boolean;
+  /** Replacements of run activities (fault injection). */
+  runActivities?: (base: ReturnType<typeof createRunActivities>) => Record<string, unknown>;
   configOverrides?: Record<string, string>;
 }
 
@@ -83,6 +86,13 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       activities: opts.provisioningActivities ? opts.provisioningActivities(base) : base,
     });
     workers.push({ worker, running: worker.run() });
+    const runs = await Worker.create({
+      connection: workerConnection,
+      taskQueue: taskQueues.runs,
+      workflowBundle: { codePath: workflowBundlePath() },
+      activities: opts.runActivities ? opts.runActivities(createRunActivities(clients)) : createRunActivities(clients),
+    });
+    workers.push({ worker: runs, running: runs.run() });
   }
 
   return {

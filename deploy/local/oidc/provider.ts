@@ -21,7 +21,7 @@ export const API_RESOURCE = 'urn:cmp:api';
 
 /** Web origins whose /auth/callback may receive codes: dev (3000) and every test slot's web port. */
 export function storeOrigins(extra: string[] = []): string[] {
-  const ports = [3000, ...Array.from({ length: 10 }, (_, slot) => 13000 + 10 * slot)];
+  const ports = [3000, ...Array.from({ length: 10 }, (_, slot) => 13000 + 100 * slot)];
   const origins = ports.flatMap((p) => [`http://127.0.0.1:${p}`, `http://localhost:${p}`]);
   for (const origin of extra) if (!origins.includes(origin)) origins.push(origin);
   return origins;

@@ -1,0 +1,113 @@
+// Activities of runWithCreditHold. The ledger steps and the runtime call run as
+// local activities in the worker (no extra round trip to Temporal per step);
+// they are idempotent by the run id, so a replay after a crash repeats nothing
+// that matters: the hold, its settlement or its release happen once.
+import type { ArtifactStore } from '../../core/artifacts';
+import type { CatalogStore } from '../../core/catalog/store';
+import type { Db } from '../../core/db';
+import { InsufficientCreditsError } from '../../core/errors';
+import type { Ledger } from '../../core/ledger';
+import type { AgentRuntime, FlowExport } from '../../core/runtime/agent-runtime';
+import type { RunOutcome, RunRequest } from '../../workflows/runs/contract';
+import { classifyFailures } from '../failures';
+
+export interface RunDeps {
+  db: Db;
+  ledger: Ledger;
+  catalog: CatalogStore;
+  artifacts: ArtifactStore;
+  runtime: AgentRuntime;
+}
+
+export const holdId = (runId: string) => `hold:${runId}`;
+/** Holds outlive the run's own deadline by this much; the expiry sweep voids any a crash left behind. */
+export const HOLD_GRACE_MS = 120_000;
+
+export function createRunActivities(deps: RunDeps) {
+  const { ledger } = deps;
+  // Account ids never change once made: cache them to keep the hot path to one ledger call.
+  const wallets = new Map<string, Promise<string>>();
+  let revenue: Promise<string> | undefined;
+  const flows = new Map<string, Promise<string>>();
+
+  const once = (map: Map<string, Promise<string>>, key: string, make: () => Promise<string>) => {
+    let p = map.get(key);
+    if (!p) {
+      p = make();
+      map.set(key, p);
+      p.catch(() => map.delete(key));
+    }
+    return p;
+  };
+  const walletOf = (payer: RunRequest['payer']) =>
+    payer.kind === 'org'
+      ? once(wallets, `org:${payer.orgId}`, async () => (await ledger.ensureWallet(payer.orgId)).id)
+      : once(wallets, `demo:${payer.visitorId}`, async () => (await ledger.ensureDemoWallet(payer.visitorId)).id);
+  const revenueAccount = () => {
+    revenue ??= ledger.ensureSystemAccount('revenue').then((a) => a.id);
+    revenue.catch(() => (revenue = undefined));
+    return revenue;
+  };
+
+  /** The runtime's flow for a catalog version: artifact read and sha256-checked, registered once per worker. */
+  const flowFor = (versionId: string) =>
+    once(flows, versionId, async () => {
+      const version = await deps.catalog.getVersion(versionId);
+      const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
+      const name = version.runtimeFlowName ?? `cmp-version-${version.id}`;
+      return (await deps.runtime.ensureFlow({ name, endpointName: name, flow })).flowId;
+    });
+
+  async function placeHold(input: { runId: string; payer: RunRequest['payer']; holdMc: number; timeoutMs: number }): Promise<{ ok: true } | { ok: false; availableMc: number }> {
+    const [wallet, rev] = await Promise.all([walletOf(input.payer), revenueAccount()]);
+    try {
+      await ledger.hold({
+        id: holdId(input.runId), debitAccountId: wallet, creditAccountId: rev, amount: input.holdMc, timeoutMs: input.timeoutMs + HOLD_GRACE_MS,
+        reason: input.payer.kind === 'demo' ? 'demo_run' : 'run', runId: input.runId,
+      });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof InsufficientCreditsError) return { ok: false, availableMc: Number(err.extensions.available_mc) };
+      throw err;
+    }
+  }
+
+  async function executeRun(input: { versionId: string; input: string; sessionId?: string; timeoutMs: number }) {
+    const flowId = await flowFor(input.versionId);
+    const result = await deps.runtime.run(flowId, { input: input.input, sessionId: input.sessionId }, { timeoutMs: input.timeoutMs });
+    return { text: result.text, usage: result.usage ?? null, latencyMs: result.latencyMs };
+  }
+
+  async function settleHold(input: { runId: string; payer: RunRequest['payer']; amountMc: number }): Promise<{ balanceMc: number }> {
+    await ledger.settle({ id: `settle:${input.runId}`, pendingId: holdId(input.runId), amount: input.amountMc, runId: input.runId });
+    return { balanceMc: (await ledger.balance(await walletOf(input.payer))).available };
+  }
+
+  async function releaseHold(input: { runId: string }): Promise<void> {
+    await ledger.release({ id: `release:${input.runId}`, pendingId: holdId(input.runId), runId: input.runId });
+  }
+
+  /** The run's row: inserted by the API when it starts (maybe not yet), completed here. */
+  async function recordRun(input: { req: RunRequest; outcome: RunOutcome }): Promise<void> {
+    const { req, outcome } = input;
+    const row = {
+      id: req.runId,
+      org_id: req.payer.kind === 'org' ? req.payer.orgId : null,
+      demo_visitor_id: req.payer.kind === 'demo' ? req.payer.visitorId : null,
+      instance_id: req.instanceId, offering_id: req.offeringId, api_key_id: req.apiKeyId,
+      status: outcome.status, hold_transfer_id: outcome.status === 'rejected' ? null : holdId(req.runId), hold_mc: req.holdMc,
+      cost_mc: outcome.status === 'succeeded' ? outcome.chargedMc : 0,
+      tokens_in: outcome.status === 'succeeded' ? (outcome.usage?.inputTokens ?? null) : null,
+      tokens_out: outcome.status === 'succeeded' ? (outcome.usage?.outputTokens ?? null) : null,
+      latency_ms: outcome.status === 'succeeded' ? outcome.runtimeLatencyMs : null,
+      output: outcome.status === 'succeeded' ? outcome.output : null,
+      error: outcome.status === 'succeeded' ? null : JSON.stringify(outcome.status === 'rejected' ? { type: 'insufficient-credits', availableMc: outcome.availableMc } : outcome.error),
+      finished_at: deps.db.fn.now(),
+    };
+    await deps.db('runs').insert(row).onConflict('id').merge();
+  }
+
+  return classifyFailures({ placeHold, executeRun, settleHold, releaseHold, recordRun });
+}
+
+export type RunActivities = ReturnType<typeof createRunActivities>;

@@ -1,0 +1,287 @@
+// Calling agents: POST /v1/runs with an API key, GET /v1/runs/{id}, and the
+// store's free demo messages (POST /v1/demo/runs). Every run is the durable
+// workflow runWithCreditHold; the API waits for its result through
+// Update-with-Start up to a bound, else answers 202 with the run id.
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { CatalogStore } from '../../core/catalog/store';
+import type { Config } from '../../core/config';
+import type { Db } from '../../core/db';
+import { AppError, InsufficientCreditsError, notFound } from '../../core/errors';
+import type { Ledger } from '../../core/ledger';
+import { RateLimiter, rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
+import { runOutcomeQuery, runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import type { ApiDefinition } from '../openapi';
+import { z } from '../openapi';
+import { uuid } from '../schemas';
+
+export interface RunRouteDeps {
+  api: ApiDefinition;
+  db: Db;
+  temporal: Client;
+  ledger: Ledger;
+  catalog: CatalogStore;
+  config: Config;
+  taskQueue: string;
+  requireApiKey: RequestHandler;
+  requireUser: RequestHandler;
+  idempotency: RequestHandler;
+}
+
+/** What one demo message costs the visitor's demo wallet. */
+export const DEMO_MESSAGE_MC = 1000;
+/** Token-priced plans hold room for this many tokens on top of the per-run price. */
+const HOLD_TOKEN_ALLOWANCE = 4000;
+const DEMO_COOKIE = 'cmp_demo';
+
+const runBody = z.object({
+  agent: z.string().min(1).max(100).describe('The agent (offering) slug'),
+  input: z.string().min(1).max(20_000),
+  session_id: z.string().max(200).optional(),
+  max_credits: z.number().positive().max(1e9).optional().describe('Cap on what this run may cost, in credits'),
+});
+
+const runResultSchema = z
+  .object({
+    run_id: uuid,
+    status: z.enum(['succeeded', 'running', 'failed', 'timed_out', 'rejected']),
+    output: z.string().nullable(),
+    credits_charged: z.number().nullable(),
+    credits_charged_mc: z.number().int().nullable(),
+    balance_mc: z.number().int().nullable(),
+    latency_ms: z.number().int().nullable(),
+    usage: z.object({ input_tokens: z.number().int(), output_tokens: z.number().int() }).nullable(),
+  })
+  .openapi('Run');
+
+interface Target {
+  orgId: string;
+  instanceId: string;
+  offeringId: string;
+  versionId: string;
+  pricePerRunMc: number;
+  pricePer1kTokensMc: number;
+  keyLimit: number;
+  orgLimit: number;
+}
+
+export function createRunRouter(deps: RunRouteDeps): Router {
+  const { api, db, temporal, config } = deps;
+  const router = Router();
+  const limiter = new RateLimiter(db);
+
+  /** The org's active instance of the agent, which this key may use. */
+  async function targetFor(orgId: string, slug: string, keyInstance: string | null): Promise<Target> {
+    const row = await db('instances as i')
+      .join('offerings as o', 'o.id', 'i.offering_id')
+      .join('plans as p', 'p.id', 'i.plan_id')
+      .where({ 'i.org_id': orgId, 'o.slug': slug, 'i.status': 'active' })
+      .modify((q) => {
+        if (keyInstance) q.where('i.id', keyInstance);
+      })
+      .orderBy('i.created_at', 'desc')
+      .first('i.id', 'i.offering_id', 'i.offering_version_id', 'p.price_per_run_mc', 'p.price_per_1k_tokens_mc', 'p.rate_limit_per_minute', 'p.org_rate_limit_per_minute');
+    if (!row) throw notFound(`Agent ${slug} (no active subscription this key may use)`);
+    return {
+      orgId, instanceId: row.id, offeringId: row.offering_id, versionId: row.offering_version_id, pricePerRunMc: row.price_per_run_mc,
+      pricePer1kTokensMc: row.price_per_1k_tokens_mc, keyLimit: row.rate_limit_per_minute, orgLimit: row.org_rate_limit_per_minute,
+    };
+  }
+
+  /** Starts the run's workflow and waits for its result update, at most `waitMs`. */
+  async function execute(req: RunRequest, waitMs: number): Promise<RunOutcome | null> {
+    const startWorkflowOperation = new WithStartWorkflowOperation('runWithCreditHold', {
+      workflowId: runWorkflowId(req.runId),
+      taskQueue: deps.taskQueue,
+      args: [req],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const result = temporal.workflow.executeUpdateWithStart(runResultUpdate, { startWorkflowOperation }) as Promise<RunOutcome>;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    try {
+      return await Promise.race([result, timeout]);
+    } finally {
+      clearTimeout(timer);
+      result.catch(() => undefined);
+    }
+  }
+
+  function recordStart(req: RunRequest): void {
+    // Not awaited: the workflow writes the finished row; this one lets GET /v1/runs/{id} see a running run.
+    db('runs')
+      .insert({
+        id: req.runId, org_id: req.payer.kind === 'org' ? req.payer.orgId : null, demo_visitor_id: req.payer.kind === 'demo' ? req.payer.visitorId : null,
+        instance_id: req.instanceId, offering_id: req.offeringId, api_key_id: req.apiKeyId, status: 'running', hold_mc: req.holdMc,
+      })
+      .onConflict('id')
+      .ignore()
+      .catch(() => undefined);
+  }
+
+  function answer(res: Response, outcome: RunOutcome | null, runId: string, startedAt: number): void {
+    const latency = Math.round(performance.now() - startedAt);
+    if (!outcome) {
+      res.status(202).setHeader('Location', `/v1/runs/${runId}`);
+      res.json({ run_id: runId, status: 'running', output: null, credits_charged: null, credits_charged_mc: null, balance_mc: null, latency_ms: latency, usage: null });
+      return;
+    }
+    if (outcome.status === 'rejected') throw new InsufficientCreditsError(outcome.availableMc, outcome.requiredMc);
+    if (outcome.status === 'timed_out') {
+      throw new AppError('upstream-timeout', 'Agent timed out', `The agent did not answer in time; nothing was charged (run ${runId})`, { run_id: runId });
+    }
+    if (outcome.status !== 'succeeded') {
+      throw new AppError('upstream-unavailable', 'Agent failed', `The agent failed: ${outcome.error.message}; nothing was charged (run ${runId})`, { run_id: runId });
+    }
+    res.json({
+      run_id: runId, status: 'succeeded', output: outcome.output, credits_charged: outcome.chargedMc / 1000, credits_charged_mc: outcome.chargedMc,
+      balance_mc: outcome.balanceMc, latency_ms: latency,
+      usage: outcome.usage ? { input_tokens: outcome.usage.inputTokens, output_tokens: outcome.usage.outputTokens } : null,
+    });
+  }
+
+  api.route(router, {
+    method: 'post', path: '/v1/runs', summary: 'Run an agent: answers with its output, the credits charged and the balance', tags: ['Runs'], auth: 'apiKey',
+    use: [deps.requireApiKey, deps.idempotency], idempotent: true,
+    body: runBody,
+    responses: {
+      200: { description: 'The run succeeded', schema: runResultSchema },
+      202: { description: 'Still running after the bounded wait; poll GET /v1/runs/{id}', schema: runResultSchema },
+      402: { description: 'Insufficient credits (with balance and required hold)' },
+      429: { description: 'Rate limited (RateLimit headers)' },
+      504: { description: 'The agent timed out; the hold was released' },
+    },
+  }, async (req, res, { body }) => {
+    const startedAt = performance.now();
+    const key = req.apiKey!;
+    const target = await targetFor(key.orgId, body.agent, key.instanceId);
+    const decision = await limiter.consume([{ key: `key:${key.id}`, limit: target.keyLimit }, { key: `org:${key.orgId}`, limit: target.orgLimit }]);
+    if (!decision.allowed) throw rateLimited(decision);
+    for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
+    const maxCost = target.pricePerRunMc + Math.ceil((HOLD_TOKEN_ALLOWANCE * target.pricePer1kTokensMc) / 1000);
+    const holdMc = Math.max(1, Math.min(maxCost, body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : maxCost));
+    const run: RunRequest = {
+      runId: randomUUID(), payer: { kind: 'org', orgId: key.orgId }, offeringId: target.offeringId, instanceId: target.instanceId, versionId: target.versionId,
+      apiKeyId: key.id, input: body.input, sessionId: body.session_id, holdMc, pricePerRunMc: target.pricePerRunMc,
+      pricePer1kTokensMc: target.pricePer1kTokensMc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
+    };
+    recordStart(run);
+    answer(res, await execute(run, config.RUN_SYNC_WAIT_MS), run.runId, startedAt);
+  });
+
+  async function showRun(req: Request, res: Response): Promise<void> {
+    const runId = String(req.params.id);
+    if (!uuid.safeParse(runId).success) throw notFound(`Run ${runId}`);
+    const orgIds = req.apiKey ? [req.apiKey.orgId] : (await db('memberships').where('user_id', req.user!.id).select('org_id')).map((m) => m.org_id as string);
+    const row = await db('runs').where('id', runId).whereIn('org_id', orgIds).first();
+    if (!row) throw notFound(`Run ${runId}`);
+    let outcome: RunOutcome | null = null;
+    if (row.status === 'running') outcome = await temporal.workflow.getHandle(runWorkflowId(runId)).query(runOutcomeQuery).catch(() => null);
+    const status = outcome?.status ?? row.status;
+    res.json({
+      run_id: runId, status, output: outcome?.status === 'succeeded' ? outcome.output : row.output,
+      credits_charged: row.cost_mc === null ? null : row.cost_mc / 1000, credits_charged_mc: row.cost_mc, balance_mc: null, latency_ms: row.latency_ms,
+      usage: row.tokens_in === null ? null : { input_tokens: row.tokens_in, output_tokens: row.tokens_out ?? 0 }, error: row.error,
+    });
+  }
+  api.route(router, {
+    method: 'get', path: '/v1/runs/:id', summary: 'A run: its status and result', tags: ['Runs'], auth: 'apiKey', use: [eitherAuth(deps)],
+    params: z.object({ id: z.string().max(64) }),
+    responses: { 200: { description: 'The run', schema: runResultSchema.extend({ error: z.unknown().nullable() }) } },
+  }, (req, res) => showRun(req, res));
+
+  // Demo messages: no login; a signed cookie names the visitor, whose demo wallet is funded once.
+  const ipHash = (req: Request) => createHash('sha256').update(`${config.SIGNING_SECRET}|${req.ip ?? 'unknown'}`).digest('hex');
+  const sign = (id: string) => createHmac('sha256', config.SIGNING_SECRET).update(`demo:${id}`).digest('base64url');
+  const fromCookie = (req: Request): string | null => {
+    const raw = /(?:^|;\s*)cmp_demo=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const [id, mac] = decodeURIComponent(raw ?? '').split('.');
+    if (!id || !mac || !uuid.safeParse(id).success) return null;
+    const expected = Buffer.from(sign(id));
+    const given = Buffer.from(mac);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? id : null;
+  };
+
+  /** The visitor: from the cookie, else the visitor this address had today (clearing cookies gives nothing), else a new one. */
+  async function visitorFor(req: Request, res: Response): Promise<string> {
+    const hash = ipHash(req);
+    let id = fromCookie(req);
+    if (id && !(await db('demo_visitors').where('id', id).first())) id = null;
+    if (!id) {
+      const recent = await db('demo_visitors').where('ip_hash', hash).where('created_at', '>', db.raw("now() - interval '24 hours'")).orderBy('created_at').first();
+      id = recent?.id ?? (await db('demo_visitors').insert({ ip_hash: hash }).returning('id'))[0].id;
+    }
+    res.cookie(DEMO_COOKIE, `${id}.${sign(id!)}`, { httpOnly: true, sameSite: 'lax', secure: config.NODE_ENV === 'production', maxAge: 30 * 86400_000, path: '/' });
+    return id!;
+  }
+
+  async function fundDemoWallet(visitorId: string): Promise<string> {
+    const [wallet, funding] = await Promise.all([deps.ledger.ensureDemoWallet(visitorId), deps.ledger.ensureSystemAccount('demo_funding')]);
+    await deps.ledger.transfer({
+      id: `demo-fund:${visitorId}`, debitAccountId: funding.id, creditAccountId: wallet.id,
+      amount: config.DEMO_MESSAGES_PER_VISITOR * DEMO_MESSAGE_MC, reason: 'demo_grant',
+    });
+    return wallet.id;
+  }
+
+  api.route(router, {
+    method: 'get', path: '/v1/demo', summary: 'How many free demo messages this visitor has left', tags: ['Demo'], auth: 'public',
+    responses: { 200: { description: 'Remaining messages', schema: z.object({ demo_messages_left: z.number().int(), demo_messages_total: z.number().int() }) } },
+  }, async (req, res) => {
+    const wallet = await fundDemoWallet(await visitorFor(req, res));
+    res.json({ demo_messages_left: Math.floor((await deps.ledger.balance(wallet)).available / DEMO_MESSAGE_MC), demo_messages_total: config.DEMO_MESSAGES_PER_VISITOR });
+  });
+
+  api.route(router, {
+    method: 'post', path: '/v1/demo/runs', summary: `Try an agent without signing in (${config.DEMO_MESSAGES_PER_VISITOR} free messages per visitor)`, tags: ['Demo'], auth: 'public',
+    body: z.object({ agent: z.string().min(1).max(100), input: z.string().min(1).max(4000), session_id: z.string().max(200).optional() }),
+    responses: {
+      200: { description: 'The agent answered', schema: z.object({ run_id: uuid, output: z.string(), demo_messages_left: z.number().int(), latency_ms: z.number().int() }) },
+      402: { description: 'No demo messages left: sign in to continue' },
+      429: { description: 'Too many demo messages from this address' },
+    },
+  }, async (req, res, { body }) => {
+    const startedAt = performance.now();
+    const offering = await deps.catalog.getBySlug(body.agent);
+    if (!offering.demoEnabled) throw notFound(`Demo of ${body.agent}`);
+    const version = await deps.catalog.latestPublishedVersion(offering.id);
+    if (!version) throw notFound(`Agent ${body.agent}`);
+    const ip = ipHash(req);
+    const decision = await limiter.consume([{ key: `ip:${ip}`, limit: 20 }]);
+    if (!decision.allowed) throw rateLimited(decision);
+    const today = await db('runs as r').join('demo_visitors as v', 'v.id', 'r.demo_visitor_id').where('v.ip_hash', ip)
+      .where('r.created_at', '>', db.raw("now() - interval '24 hours'")).whereIn('r.status', ['succeeded', 'running']).count<{ n: string }[]>('r.id as n');
+    if (Number(today[0]?.n ?? 0) >= config.DEMO_MESSAGES_PER_IP_PER_DAY) throw rateLimited({ ...decision, allowed: false, exceeded: `ip:${ip}`, resetSeconds: 3600 });
+    const visitorId = await visitorFor(req, res);
+    await fundDemoWallet(visitorId);
+    const run: RunRequest = {
+      runId: randomUUID(), payer: { kind: 'demo', visitorId }, offeringId: offering.id, instanceId: null, versionId: version.id, apiKeyId: null,
+      input: body.input, sessionId: body.session_id, holdMc: DEMO_MESSAGE_MC, pricePerRunMc: DEMO_MESSAGE_MC, pricePer1kTokensMc: 0,
+      timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
+    };
+    recordStart(run);
+    const outcome = await execute(run, config.RUN_SYNC_WAIT_MS);
+    if (outcome?.status === 'rejected') {
+      throw new AppError('insufficient-credits', 'No demo messages left', `You have used your ${config.DEMO_MESSAGES_PER_VISITOR} free messages. Sign in to get ${config.STARTER_CREDITS} free credits and keep going.`, {
+        demo_messages_left: 0, sign_in_url: `${config.WEB_ORIGIN}/auth/login?return_to=/store/${offering.slug}`,
+      });
+    }
+    if (!outcome || outcome.status !== 'succeeded') {
+      answer(res, outcome, run.runId, startedAt);
+      return;
+    }
+    res.json({ run_id: run.runId, output: outcome.output, demo_messages_left: Math.floor(outcome.balanceMc / DEMO_MESSAGE_MC), latency_ms: Math.round(performance.now() - startedAt) });
+  });
+
+  return router;
+}
+
+/** GET /v1/runs/{id} takes an API key or a signed-in user. */
+function eitherAuth(deps: Pick<RunRouteDeps, 'requireApiKey' | 'requireUser'>): RequestHandler {
+  return (req, res, next) => {
+    const auth = req.header('authorization') ?? '';
+    if (/^Bearer\s+cmp_live_/i.test(auth) || req.header('x-api-key')) return deps.requireApiKey(req, res, next);
+    return deps.requireUser(req, res, next);
+  };
+}

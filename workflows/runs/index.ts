@@ -1,0 +1,1 @@
+export { runWithCreditHold } from './run-with-credit-hold';

@@ -1,0 +1,74 @@
+// runWithCreditHold (`run-<runId>`): hold the run's maximum cost → run the
+// agent's flow on the runtime (artifact fetched and sha256-checked, cached by
+// hash) → settle what it used (the rest is released) → record the run. Any
+// failure or timeout releases the hold. The short, local steps are local
+// activities, so a run is one workflow task; the caller waits on the `result`
+// update, which is answered once the run is settled, before the run row is
+// written. A worker crash replays the same ids: the hold and its settlement
+// happen once.
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { RunActivities } from '../../activities/runs';
+import { runOutcomeQuery, runResultUpdate, type RunOutcome, type RunRequest } from './contract';
+
+const ledger = proxyLocalActivities<RunActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '100ms', maximumInterval: '2s', backoffCoefficient: 2 },
+});
+const recorder = proxyActivities<RunActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', maximumInterval: '10s', backoffCoefficient: 2 },
+});
+
+export function runCost(req: Pick<RunRequest, 'holdMc' | 'pricePerRunMc' | 'pricePer1kTokensMc'>, tokens: number): number {
+  return Math.min(req.holdMc, req.pricePerRunMc + Math.ceil((tokens * req.pricePer1kTokensMc) / 1000));
+}
+
+export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
+  if (!req?.runId || !Number.isSafeInteger(req.holdMc) || req.holdMc <= 0 || !(req.timeoutMs > 0)) {
+    throw ApplicationFailure.nonRetryable('runWithCreditHold needs a run id, a positive hold and a timeout', 'InvalidInput');
+  }
+  let outcome: RunOutcome | null = null;
+  setHandler(runOutcomeQuery, () => outcome);
+  setHandler(runResultUpdate, async () => {
+    await condition(() => outcome !== null);
+    return outcome!;
+  });
+
+  const hold = await ledger.placeHold({ runId: req.runId, payer: req.payer, holdMc: req.holdMc, timeoutMs: req.timeoutMs });
+  if (!hold.ok) {
+    outcome = { status: 'rejected', runId: req.runId, reason: 'insufficient_credits', availableMc: hold.availableMc, requiredMc: req.holdMc };
+    await recorder.recordRun({ req, outcome });
+    return outcome;
+  }
+
+  const runtime = proxyLocalActivities<RunActivities>({
+    // The runtime's own deadline, plus time to fetch a cold artifact and register its flow.
+    startToCloseTimeout: req.timeoutMs + 15_000,
+    retry: { maximumAttempts: 2, initialInterval: '200ms', nonRetryableErrorTypes: ['RuntimeTimeoutError', 'RuntimeRequestError', 'ArtifactIntegrityError'] },
+  });
+  let result: Awaited<ReturnType<RunActivities['executeRun']>>;
+  try {
+    result = await runtime.executeRun({ versionId: req.versionId, input: req.input, sessionId: req.sessionId, timeoutMs: req.timeoutMs });
+  } catch (err) {
+    await ledger.releaseHold({ runId: req.runId });
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error).name;
+    outcome = {
+      status: type === 'RuntimeTimeoutError' ? 'timed_out' : 'failed', runId: req.runId, latencyMs: 0,
+      error: { type, message: (cause as Error).message },
+    };
+    await recorder.recordRun({ req, outcome });
+    return outcome;
+  }
+
+  const tokens = result.usage ? result.usage.inputTokens + result.usage.outputTokens : 0;
+  const charged = runCost(req, tokens);
+  const settled = await ledger.settleHold({ runId: req.runId, payer: req.payer, amountMc: charged });
+  outcome = {
+    status: 'succeeded', runId: req.runId, output: result.text, chargedMc: charged, balanceMc: settled.balanceMc,
+    latencyMs: result.latencyMs, runtimeLatencyMs: result.latencyMs, usage: result.usage,
+  };
+  // A regular activity ends this workflow task, which sends the update's answer first.
+  await recorder.recordRun({ req, outcome });
+  return outcome;
+}
