@@ -16,6 +16,8 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+  /** Appended to every task queue name: lets tests run isolated workers on a shared server. */
+  TEMPORAL_TASK_QUEUE_SUFFIX: z.string().regex(/^[\w-]*$/).default(''),
 
   API_PORT: port.default(4000),
   API_PUBLIC_URL: url.default('http://127.0.0.1:4000'),

@@ -16,7 +16,7 @@ await runWorker({
     return {
       activities: {
         ...createProvisioningActivities({ ...c, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
-        ...createCatalogSyncActivities(c),
+        ...createCatalogSyncActivities({ ...c, productTypeId: config.SALEOR_PRODUCT_TYPE_ID, categoryId: config.SALEOR_CATEGORY_ID }),
         ...createSweepActivities(c),
       },
       close: c.close,

@@ -43,7 +43,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     const worker = await Worker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: spec.taskQueue,
+      taskQueue: `${spec.taskQueue}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`,
       activities: built.activities,
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       shutdownGraceTime: '10s',

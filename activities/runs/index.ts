@@ -99,7 +99,7 @@ export function createRunActivities(deps: RunDeps) {
       cost_mc: outcome.status === 'succeeded' ? outcome.chargedMc : 0,
       tokens_in: outcome.status === 'succeeded' ? (outcome.usage?.inputTokens ?? null) : null,
       tokens_out: outcome.status === 'succeeded' ? (outcome.usage?.outputTokens ?? null) : null,
-      latency_ms: outcome.status === 'succeeded' ? outcome.runtimeLatencyMs : null,
+      latency_ms: outcome.status === 'succeeded' ? Math.round(outcome.runtimeLatencyMs) : null,
       output: outcome.status === 'succeeded' ? outcome.output : null,
       error: outcome.status === 'succeeded' ? null : JSON.stringify(outcome.status === 'rejected' ? { type: 'insufficient-credits', availableMc: outcome.availableMc } : outcome.error),
       finished_at: deps.db.fn.now(),

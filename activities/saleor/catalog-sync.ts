@@ -8,13 +8,21 @@ import { classifyFailures } from '../failures';
 export const planSku = (offeringSlug: string, planCode: string) => `cmp-${offeringSlug}-${planCode}`;
 export const packSku = (packCode: string) => `cmp-credits-${packCode}`;
 
-export function createCatalogSyncActivities(deps: { catalog: CatalogStore; saleor: SaleorClient }) {
+export interface CatalogSyncDeps {
+  catalog: CatalogStore;
+  saleor: SaleorClient;
+  /** Saleor ids of the product type and category CMP's products live in. */
+  productTypeId: string;
+  categoryId: string;
+}
+
+export function createCatalogSyncActivities(deps: CatalogSyncDeps) {
   async function syncOfferingToSaleor(input: { offeringId: string }): Promise<{ variants: number }> {
     const offering = await deps.catalog.getById(input.offeringId);
     const paid = (await deps.catalog.plansOf(offering.id)).filter((p) => p.status === 'published' && p.priceCents > 0);
     if (!paid.length) return { variants: 0 };
     const synced = await deps.saleor.syncProduct({
-      productType: 'Agent subscription', category: 'Agents', name: offering.name, slug: `cmp-${offering.slug}`,
+      productType: deps.productTypeId, category: deps.categoryId, name: offering.name, slug: `cmp-${offering.slug}`,
       variants: paid.map((p) => ({ sku: planSku(offering.slug, p.code), name: `${offering.name} — ${p.name}`, priceCents: p.priceCents })),
     });
     for (const p of paid) {
@@ -28,7 +36,7 @@ export function createCatalogSyncActivities(deps: { catalog: CatalogStore; saleo
     const packs = await deps.catalog.listCreditPacks();
     if (!packs.length) return { variants: 0 };
     const synced = await deps.saleor.syncProduct({
-      productType: 'Credit pack', category: 'Credits', name: 'CMP credits', slug: 'cmp-credits',
+      productType: deps.productTypeId, category: deps.categoryId, name: 'CMP credits', slug: 'cmp-credits',
       variants: packs.map((p) => ({ sku: packSku(p.code), name: p.name, priceCents: p.priceCents })),
     });
     for (const p of packs) {

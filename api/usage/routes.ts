@@ -23,20 +23,24 @@ export function createUsageRouter(deps: UsageRouteDeps): Router {
     responses: { 200: { description: 'Usage', schema: z.object({ days: z.array(daySchema), totals: daySchema.omit({ date: true }) }) } },
   }, async (req, res, { query }) => {
     const orgId = await orgOf(req, deps.tenancy);
-    const { rows } = await deps.db.raw(
-      `select to_char(d.day, 'YYYY-MM-DD') as date,
-              count(r.id) filter (where r.status = 'succeeded')::int as runs,
-              count(r.id) filter (where r.status in ('failed', 'timed_out'))::int as failed_runs,
-              coalesce(sum(r.cost_mc), 0)::bigint as credits_mc,
-              coalesce(sum(coalesce(r.tokens_in, 0) + coalesce(r.tokens_out, 0)), 0)::bigint as tokens
-         from generate_series((now() at time zone 'utc')::date - (?::int - 1), (now() at time zone 'utc')::date, interval '1 day') as d(day)
-         left join runs r on r.org_id = ? and (r.created_at at time zone 'utc')::date = d.day
-        group by d.day order by d.day`,
-      [query.days, orgId],
-    );
-    const days = (rows as Array<{ date: string; runs: number; failed_runs: number; credits_mc: number; tokens: number }>).map((r) => ({
-      date: r.date, runs: r.runs, failed_runs: r.failed_runs, credits_mc: Number(r.credits_mc), tokens: Number(r.tokens),
-    }));
+    const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+    const since = new Date(today.getTime() - (query.days - 1) * 86_400_000);
+    const rows = await deps.db('runs')
+      .where('org_id', orgId)
+      .where('created_at', '>=', since)
+      .select(deps.db.raw("to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as date"))
+      .select(deps.db.raw("count(*) filter (where status = 'succeeded')::int as runs"))
+      .select(deps.db.raw("count(*) filter (where status in ('failed', 'timed_out'))::int as failed_runs"))
+      .select(deps.db.raw('coalesce(sum(cost_mc), 0)::bigint as credits_mc'))
+      .select(deps.db.raw('coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0)::bigint as tokens'))
+      .groupBy('date');
+    const byDate = new Map(rows.map((r: Record<string, any>) => [r.date as string, r]));
+    // Every day of the window, oldest first, zeros where nothing ran.
+    const days = Array.from({ length: query.days }, (_, i) => {
+      const date = new Date(since.getTime() + i * 86_400_000).toISOString().slice(0, 10);
+      const r = byDate.get(date);
+      return { date, runs: r?.runs ?? 0, failed_runs: r?.failed_runs ?? 0, credits_mc: Number(r?.credits_mc ?? 0), tokens: Number(r?.tokens ?? 0) };
+    });
     const totals = days.reduce(
       (t, d) => ({ runs: t.runs + d.runs, failed_runs: t.failed_runs + d.failed_runs, credits_mc: t.credits_mc + d.credits_mc, tokens: t.tokens + d.tokens }),
       { runs: 0, failed_runs: 0, credits_mc: 0, tokens: 0 },

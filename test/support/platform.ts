@@ -28,6 +28,8 @@ export interface TestPlatform {
   temporal: Client;
   platform: Platform;
   taskQueues: { provisioning: string; runs: string };
+  /** TEMPORAL_TASK_QUEUE_SUFFIX that puts a worker process on this platform's queues. */
+  queueSuffix: string;
   versionIds: Record<string, string>;
   /** fetch against the API with JSON in and out. */
   call(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
@@ -55,6 +57,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const suffix = randomBytes(4).toString('hex');
   const taskQueues = { provisioning: `provisioning-${suffix}`, runs: `runs-${suffix}` };
+  const queueSuffix = `-${suffix}`;
 
   const versionIds = opts.seed === false ? {} : (await seedCatalog(clients.db, clients.artifacts)).versionIds;
 
@@ -76,7 +79,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
     workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const base = {
       ...createProvisioningActivities({ ...clients, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
-      ...createCatalogSyncActivities(clients),
+      ...createCatalogSyncActivities({ ...clients, productTypeId: config.SALEOR_PRODUCT_TYPE_ID, categoryId: config.SALEOR_CATEGORY_ID }),
       ...createSweepActivities(clients),
     };
     const worker = await Worker.create({
@@ -96,7 +99,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
   }
 
   return {
-    url, config, clients, temporal, platform, taskQueues, versionIds,
+    url, config, clients, temporal, platform, taskQueues, queueSuffix, versionIds,
     async call(method, path, o = {}) {
       const res = await fetch(`${url}${path}`, {
         method,

@@ -40,6 +40,8 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   const progress: OrderProgress = { orderId, status: 'received', instanceIds: [], steps: [] };
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
   let support: { action: 'retry' | 'cancel'; by: SupportAction } | undefined;
+  /** While compensating, a second cancel means "try the failed undo step again". */
+  let unwinding = false;
 
   setHandler(progressQuery, () => progress);
   setHandler(retrySignal, (by) => {
@@ -53,11 +55,12 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
 
   class Cancelled extends Error {}
 
+  // The database first, then the live view: whoever reads the query also finds the row updated.
   const setStatus = async (status: OrderStatus, error?: StepError & { step: string }) => {
+    await db.setOrderState({ orderId, status, step: progress.currentStep ?? null, error: error ?? null });
     progress.status = status;
     progress.lastError = error;
     upsertSearchAttributes([{ key: CmpStatus, value: status }]);
-    await db.setOrderState({ orderId, status, step: progress.currentStep ?? null, error: error ?? null });
   };
 
   /**
@@ -66,7 +69,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
    */
   async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      if (support?.action === 'cancel') throw new Cancelled();
+      if (support?.action === 'cancel' && !unwinding) throw new Cancelled();
       const record = { name, status: 'running' as const, attempts: attempt, startedAt: new Date().toISOString() };
       progress.steps.push(record);
       progress.currentStep = name;
@@ -82,7 +85,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
         support = undefined;
         await setStatus('needs_attention', { ...error, step: name });
         await condition(() => support !== undefined);
-        if (support!.action === 'cancel') throw new Cancelled();
+        if (support!.action === 'cancel' && !unwinding) throw new Cancelled();
         log.info('support asked to retry', { step: name, by: support!.by.actor });
         support = undefined;
         await setStatus('provisioning');
@@ -156,6 +159,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
 
   /** The saga's unwind: compensations newest-first, each failure logged and kept, then the refund. */
   async function cancelOrder(by: SupportAction): Promise<ProvisionResult> {
+    // The cancel request is being served; a failing refund parks the order again for support.
+    support = undefined;
+    unwinding = true;
     await setStatus('cancelling');
     for (const c of [...compensations].reverse()) {
       const record = { name: c.name, status: 'running' as const, attempts: 1, startedAt: new Date().toISOString() };

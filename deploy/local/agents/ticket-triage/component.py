@@ -209,7 +209,9 @@ def product_area(text):
 
 def extract_references(text):
     refs = {}
-    invoices = re.findall(r"\b(?:inv|invoice)[-# ]?\s?([A-Z0-9-]{4,})\b", text, re.IGNORECASE)
+    # "INV-2024-0931" as written, or the number after "invoice (#|no.|number)"; a reference holds a digit.
+    invoices = re.findall(r"\b(INV-?[A-Z0-9-]*\d[A-Z0-9-]*)\b", text, re.IGNORECASE)
+    invoices += re.findall(r"\binvoice\s*(?:#|no\.?|number)?\s*:?\s*(?!INV)([A-Z0-9-]*\d[A-Z0-9-]*)\b", text, re.IGNORECASE)
     if invoices:
         refs["invoice"] = sorted(set(invoices))
     codes = re.findall(r"\b(?:HTTP |error |status )?([45]\d\d)\b", text)
