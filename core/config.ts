@@ -75,6 +75,18 @@ export const configSchema = z.object({
   DEMO_MESSAGES_PER_IP_PER_DAY: positiveInt.default(20),
   RUN_SYNC_WAIT_MS: positiveInt.default(25_000),
   SIGNING_SECRET: z.string().min(32).default('dev-only-signing-secret-change-me-in-production'),
+
+  // Connector gateway (workflow connectorCall). Egress to private, loopback, link-local and metadata
+  // addresses is refused unless allowed here: a comma list of CIDRs or host:port entries.
+  CONNECTOR_EGRESS_ALLOW: z.string().default(''),
+  /** Where flows reach the gateway; API_PUBLIC_URL when unset. */
+  CONNECTOR_GATEWAY_URL: url.optional(),
+  /** Whole deadline of one connector call (secret read, tool call, retries). */
+  CONNECTOR_CALL_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Deadline of one request to a tool. */
+  CONNECTOR_TOOL_TIMEOUT_MS: positiveInt.default(10_000),
+  CONNECTOR_MAX_RESPONSE_BYTES: positiveInt.default(1_048_576),
+  CONNECTOR_PRICE_PER_CALL_MC: z.coerce.number().int().min(0).default(100),
 })
   .superRefine((c, ctx) => {
     if (c.GITOPS_MODE === 'github') {

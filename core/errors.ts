@@ -8,6 +8,7 @@ export const problemTypes = {
   validation: 400,
   unauthorized: 401,
   forbidden: 403,
+  'egress-refused': 403,
   'not-found': 404,
   'method-not-allowed': 405,
   conflict: 409,

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     db = createDb(pg.url.replace(/\/cmp$/, '/cmp_bench'), 10);
     await migrateLatest(db);
 
-    const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 1);
+    const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 2);
     const ledger = createLedger(db, { maxInFlight: inFlight });
     const promo = (await ledger.ensureSystemAccount('promo')).id;
     const revenue = (await ledger.ensureSystemAccount('revenue')).id;

@@ -43,8 +43,8 @@ export interface PlatformOptions {
   /** Extra activities for the provisioning worker, or replacements (fault injection). */
   provisioningActivities?: (base: Record<string, unknown>) => Record<string, unknown>;
   startWorkers?: boolean;
-  /** Replacements of run activities (fault injection). */
-  runActivities?: (base: ReturnType<typeof createRunActivities>) => Record<string, unknown>;
+  /** Builds the run activities from this platform's clients (tests swap a client, e.g. the runtime). */
+  runActivities?: (ctx: { clients: Clients; config: Config }) => Record<string, unknown>;
   configOverrides?: Record<string, string>;
 }
 
@@ -93,7 +93,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       connection: workerConnection,
       taskQueue: taskQueues.runs,
       workflowBundle: { codePath: workflowBundlePath() },
-      activities: opts.runActivities ? opts.runActivities(createRunActivities(clients)) : createRunActivities(clients),
+      activities: opts.runActivities ? opts.runActivities({ clients, config }) : createRunActivities(clients),
     });
     workers.push({ worker: runs, running: runs.run() });
   }

@@ -1,0 +1,61 @@
+// The store's one API client. Server-side only: it calls the API with the
+// session's access token and turns every non-2xx answer into SvelteKit's
+// error(status, message), so a failure is never swallowed into a 200 page.
+import { error, isHttpError, type RequestEvent } from '@sveltejs/kit';
+import { apiUrl } from './env';
+
+export interface CallOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  query?: Record<string, string | number | undefined | null>;
+  /** Extra headers (cookie forwarding, Idempotency-Key). */
+  headers?: Record<string, string>;
+  /** Call without the session's token even when signed in (public routes). */
+  anonymous?: boolean;
+}
+
+/** The problem+json detail of a failed call, as text for the page. */
+export function problemMessage(status: number, body: unknown): string {
+  const p = body as { detail?: string; title?: string; errors?: { path?: string; message?: string }[] } | null;
+  const fields = p?.errors?.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).filter(Boolean).join('; ');
+  return [p?.detail ?? p?.title ?? `The API answered ${status}`, fields].filter(Boolean).join(' — ');
+}
+
+export async function rawCall(event: Pick<RequestEvent, 'locals' | 'fetch'>, path: string, opts: CallOptions = {}): Promise<Response> {
+  const url = new URL(`${apiUrl()}${path}`);
+  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  if (event.locals.accessToken && !opts.anonymous) headers.authorization = `Bearer ${event.locals.accessToken}`;
+  try {
+    return await fetch(url, {
+      method: opts.method ?? 'GET',
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    console.error(`API ${opts.method ?? 'GET'} ${path} unreachable`, err);
+    error(502, 'The CMP API is unreachable right now. Please try again in a moment.');
+  }
+}
+
+/** Calls the API and returns its JSON; any non-2xx becomes error(status, detail). */
+export async function api<T = any>(event: Pick<RequestEvent, 'locals' | 'fetch'>, path: string, opts: CallOptions = {}): Promise<T> {
+  const res = await rawCall(event, path, opts);
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!res.ok) error(res.status, problemMessage(res.status, body));
+  return body as T;
+}
+
+/** For form actions: the API's failure as { status, message } to hand to fail(), anything else rethrown. */
+export function apiFailure(err: unknown): { status: number; message: string } {
+  if (isHttpError(err) && err.status < 500) return { status: err.status, message: err.body.message };
+  throw err;
+}
