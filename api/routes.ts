@@ -16,6 +16,10 @@ import type { SaleorClient } from '../core/saleor/client';
 import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
 import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
+import { createConnectorRouter } from './connectors/routes';
+import { ConnectorStore } from '../core/connectors/store';
+import { createSecretStore, type SecretStore } from '../core/secrets';
+import { CONNECTORS_TASK_QUEUE } from '../workflows/connectors/contract';
 import { PROVISIONING_TASK_QUEUE } from '../workflows/provisioning/contract';
 import { RUNS_TASK_QUEUE } from '../workflows/runs/contract';
 import { createSupportRouter } from './support/routes';
@@ -45,7 +49,9 @@ export interface RouteDeps {
   verifier?: TokenVerifier;
   ledger?: Ledger;
   /** Task queues the API starts workflows on; tests give each file its own. */
-  taskQueues?: { provisioning: string; runs: string };
+  taskQueues?: { provisioning: string; runs: string; connectors?: string };
+  /** Connector secrets (Vault); built from the config when absent. */
+  secrets?: SecretStore;
 }
 
 export interface Platform {
@@ -104,6 +110,10 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
     }),
   ];
+  routers.push(createConnectorRouter({
+    api, temporal: deps.temporal, config, connectors: new ConnectorStore(db), secrets: deps.secrets ?? createSecretStore(config, deps.logger), instances, tenancy, audit,
+    taskQueue: taskQueues.connectors ?? CONNECTORS_TASK_QUEUE, requireUser: user, idempotency: idem,
+  }));
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
   return { routers, api, ledger, close: async () => undefined };
 }

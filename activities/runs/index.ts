@@ -8,6 +8,8 @@ import type { Db } from '../../core/db';
 import { InsufficientCreditsError } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import type { AgentRuntime, FlowExport } from '../../core/runtime/agent-runtime';
+import { nodesDeclaringRunToken, runTokenTweaks } from '../../core/connectors/flow-inputs';
+import type { RunTokenIssuer } from '../../core/connectors/run-token';
 import type { RunOutcome, RunRequest } from '../../workflows/runs/contract';
 import { classifyFailures } from '../failures';
 
@@ -17,6 +19,8 @@ export interface RunDeps {
   catalog: CatalogStore;
   artifacts: ArtifactStore;
   runtime: AgentRuntime;
+  /** Issues run-scoped connector tokens; without it flows get no token. */
+  connectorTokens?: RunTokenIssuer;
 }
 
 export const holdId = (runId: string) => `hold:${runId}`;
@@ -29,6 +33,8 @@ export function createRunActivities(deps: RunDeps) {
   const wallets = new Map<string, Promise<string>>();
   let revenue: Promise<string> | undefined;
   const flows = new Map<string, Promise<string>>();
+  // Per version: the flow's nodes that take a run token (see core/connectors/flow-inputs.ts).
+  const tokenNodes = new Map<string, string[]>();
 
   const once = (map: Map<string, Promise<string>>, key: string, make: () => Promise<string>) => {
     let p = map.get(key);
@@ -54,6 +60,7 @@ export function createRunActivities(deps: RunDeps) {
     once(flows, versionId, async () => {
       const version = await deps.catalog.getVersion(versionId);
       const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
+      tokenNodes.set(versionId, nodesDeclaringRunToken(flow));
       const name = version.runtimeFlowName ?? `cmp-version-${version.id}`;
       return (await deps.runtime.ensureFlow({ name, endpointName: name, flow })).flowId;
     });
@@ -72,9 +79,14 @@ export function createRunActivities(deps: RunDeps) {
     }
   }
 
-  async function executeRun(input: { versionId: string; input: string; sessionId?: string; timeoutMs: number }) {
+  async function executeRun(input: { versionId: string; input: string; sessionId?: string; timeoutMs: number; runToken?: { orgId: string; instanceId: string; runId: string } }) {
     const flowId = await flowFor(input.versionId);
-    const result = await deps.runtime.run(flowId, { input: input.input, sessionId: input.sessionId }, { timeoutMs: input.timeoutMs });
+    // Runs of an instance hand the flow a connector token (minted here, so it never enters Temporal's history).
+    const nodes = tokenNodes.get(input.versionId) ?? [];
+    const tweaks = input.runToken && deps.connectorTokens && nodes.length > 0
+      ? runTokenTweaks(nodes, await deps.connectorTokens.issue({ ...input.runToken, ttlMs: input.timeoutMs }), deps.connectorTokens.gatewayUrl)
+      : undefined;
+    const result = await deps.runtime.run(flowId, { input: input.input, sessionId: input.sessionId, ...(tweaks ? { tweaks } : {}) }, { timeoutMs: input.timeoutMs });
     return { text: result.text, usage: result.usage ?? null, latencyMs: result.latencyMs };
   }
 

@@ -5,11 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { PROVISIONING_TASK_QUEUE, catalogSyncWorkflowId } from '../../workflows/provisioning/contract';
 import { createDb, migrateLatest } from '../../core/db';
 import { loadConfig } from '../../core/config';
 import { httpOk, portOpen, stopAll, type Service } from './processes';
 import {
-  devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal,
+  devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
 } from './stack';
 import { ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
 import { workerEntries, platformServices } from './platform';
@@ -105,20 +107,35 @@ try {
       ready: () => httpOk(`${config.API_PUBLIC_URL}/healthz`),
     }),
   );
-  await track(
-    startNodeService(layout, 'web', 'node_modules/vite/bin/vite.js', {
-      url: config.WEB_ORIGIN,
-      env: { API_URL: config.API_PUBLIC_URL, PUBLIC_API_URL: config.API_PUBLIC_URL, ORIGIN: config.WEB_ORIGIN },
-      echo: true,
-      ready: () => httpOk(config.WEB_ORIGIN),
-      readyTimeoutMs: 120_000,
-    }),
-  );
+  await track(startWeb(layout, { mode: 'dev' }));
+  await syncCatalogToSaleor(config);
   printTable(config);
   say(`ready in ${elapsed()} — logs in ${path.relative(repoRoot, layout.logDir)}/, Ctrl-C stops everything`);
 } catch (err) {
   console.error(`\n\x1b[31m✗ npm run dev failed:\x1b[0m ${(err as Error).message}`);
   await shutdown(1);
+}
+
+/** Paid plans and credit packs become purchasable once their Saleor variants exist. */
+async function syncCatalogToSaleor(config: ReturnType<typeof loadConfig>): Promise<void> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const db = createDb(config.DATABASE_URL, 1);
+  try {
+    const client = new Client({ connection });
+    const offerings = await db('offerings').where('status', 'published').select('id');
+    const results = await Promise.all(
+      offerings.map((o) =>
+        client.workflow.execute('syncCatalogToSaleor', {
+          workflowId: catalogSyncWorkflowId(o.id), taskQueue: PROVISIONING_TASK_QUEUE, args: [{ offeringId: o.id }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }) as Promise<{ variants: number }>,
+      ),
+    );
+    say(`catalog synced to the Saleor sandbox: ${results.reduce((n, r) => n + r.variants, 0)} variants`);
+  } finally {
+    await db.destroy();
+    await connection.close();
+  }
 }
 
 async function seedCatalog(): Promise<void> {

@@ -1,13 +1,15 @@
 // What the local platform runs besides the third-party servers: the local
 // stand-ins for systems that cannot run here, and one worker per task queue.
 import type { Service } from './processes';
-import type { StackLayout } from './stack';
+import { startOidc, startSaleorSandbox, startVaultSandbox, type StackLayout } from './stack';
 
 export const workerEntries = [
+  { name: 'provisioning', taskQueue: 'provisioning', entry: 'workers/provisioning.ts' },
+  { name: 'runs', taskQueue: 'runs', entry: 'workers/runs.ts' },
   { name: 'housekeeping', taskQueue: 'housekeeping', entry: 'workers/housekeeping.ts' },
 ];
 
 /** Local stand-ins (OIDC provider, Saleor sandbox, Vault sandbox), started in parallel. */
-export function platformServices(_layout: StackLayout): Promise<Service>[] {
-  return [];
+export function platformServices(layout: StackLayout): Promise<Service>[] {
+  return [startOidc(layout), startSaleorSandbox(layout), startVaultSandbox(layout)];
 }

@@ -317,3 +317,58 @@ export async function startSaleorSandbox(
     ready: () => httpOk(`${url}/healthz`),
   });
 }
+
+const webDir = path.join(repoRoot, 'web');
+
+function newestMtime(entry: string): number {
+  if (!fs.existsSync(entry)) return 0;
+  const stat = fs.statSync(entry);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...fs.readdirSync(entry).map((name) => newestMtime(path.join(entry, name))));
+}
+
+/** Builds the store (vite build → web/build) unless the build is newer than every source file. */
+export async function buildWeb(): Promise<void> {
+  const built = path.join(webDir, 'build/index.js');
+  const sources = ['src', 'static', 'svelte.config.js', 'vite.config.ts', 'package.json'].map((f) => newestMtime(path.join(webDir, f)));
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs > Math.max(...sources)) return;
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: webDir, maxBuffer: 16 << 20 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`vite build failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+}
+
+/**
+ * The store (SvelteKit, web/) on the layout's web port, talking to `apiUrl`
+ * (the layout's API by default). `mode: 'build'` (the default) builds once and
+ * runs the production server (adapter-node), as browser tests and benchmarks
+ * want; 'dev' runs Vite's dev server.
+ */
+export async function startWeb(layout: StackLayout, opts: { mode?: 'build' | 'dev'; apiUrl?: string; env?: Record<string, string> } = {}): Promise<Service> {
+  const origin = `http://127.0.0.1:${layout.ports.web}`;
+  const api = opts.apiUrl ?? `http://127.0.0.1:${layout.ports.api}`;
+  const env = {
+    ...stackEnv(layout),
+    WEB_ORIGIN: origin,
+    ORIGIN: origin,
+    HOST: '127.0.0.1',
+    PORT: String(layout.ports.web),
+    WEB_PORT: String(layout.ports.web),
+    API_URL: api,
+    PUBLIC_API_URL: api,
+    ...opts.env,
+  };
+  if (opts.mode === 'dev') {
+    return startProcess({
+      name: 'web', command: process.execPath, args: [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'dev'], cwd: webDir, env,
+      logDir: layout.logDir, url: origin, ready: () => httpOk(`${origin}/favicon.svg`), readyTimeoutMs: 120_000,
+    });
+  }
+  await buildWeb();
+  return startProcess({
+    name: 'web', command: process.execPath, args: [path.join(webDir, 'build/index.js')], cwd: webDir, env: { ...env, NODE_ENV: 'production' },
+    logDir: layout.logDir, url: origin, ready: () => httpOk(`${origin}/favicon.svg`), readyTimeoutMs: 60_000,
+  });
+}

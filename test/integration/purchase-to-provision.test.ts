@@ -11,6 +11,7 @@ import { repoRoot, testLayout } from '../../deploy/local/stack';
 import { orderWorkflowId } from '../../workflows/provisioning/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
+import { workflowBundlePath } from '../support/stack';
 
 let p: TestPlatform;
 let buyer: string;
@@ -233,7 +234,7 @@ describe('worker killed mid-workflow', () => {
     // A real worker process on this platform's queues; the in-process one is not on them.
     const suffix = `-kill${Date.now()}`;
     const configEnv = Object.fromEntries(Object.entries(p.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    const env = { ...process.env, ...configEnv, TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn' };
+    const env = { ...process.env, ...configEnv, TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn', CMP_WORKFLOW_BUNDLE: workflowBundlePath() };
     const spawnWorker = () => spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'workers/provisioning.ts')], { env, stdio: 'ignore', detached: true });
     const first = spawnWorker();
     const orderId = `free-kill-${Date.now()}`;

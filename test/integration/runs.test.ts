@@ -6,15 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { createRunActivities } from '../../activities/runs';
-import { repoRoot } from '../../deploy/local/stack';
+import { repoRoot, testLayout } from '../../deploy/local/stack';
 import { runWorkflowId, type RunRequest } from '../../workflows/runs/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
+import { workflowBundlePath } from '../support/stack';
 
 let p: TestPlatform;
 let token: string;
@@ -175,9 +177,10 @@ describe('worker killed mid-run', () => {
     const configEnv = Object.fromEntries(Object.entries(p.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     const spawnWorker = (langflowUrl: string) =>
       spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'workers/runs.ts')], {
-        env: { ...process.env, ...configEnv, LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '20000', TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn' },
-        stdio: 'ignore', detached: true,
+        env: { ...process.env, ...configEnv, LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '20000', TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn', CMP_WORKFLOW_BUNDLE: workflowBundlePath() },
+        stdio: ['ignore', logFile, logFile], detached: true,
       });
+    const logFile = fs.openSync(path.join(testLayout().logDir, `runs-worker${suffix}.log`), 'a');
     const first = spawnWorker(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`);
     const instance = (await p.call('GET', '/v1/instances', { token })).body.items[0];
     const runId = randomUUID();

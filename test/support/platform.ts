@@ -13,6 +13,10 @@ import { createProvisioningActivities } from '../../activities/provisioning';
 import { createCatalogSyncActivities } from '../../activities/saleor/catalog-sync';
 import { createSweepActivities } from '../../activities/saleor/sweep';
 import { createRunActivities } from '../../activities/runs';
+import { createConnectorActivities } from '../../activities/connectors';
+import { connectorEgressGuard, type LookupAll } from '../../core/connectors';
+import { runTokenIssuer } from '../../core/connectors/run-token';
+import { ConnectorStore } from '../../core/connectors/store';
 import { validateFlow } from '../../core/artifacts';
 import { createClients, type Clients } from '../../core/clients';
 import type { Config } from '../../core/config';
@@ -27,7 +31,7 @@ export interface TestPlatform {
   clients: Clients;
   temporal: Client;
   platform: Platform;
-  taskQueues: { provisioning: string; runs: string };
+  taskQueues: { provisioning: string; runs: string; connectors?: string };
   /** TEMPORAL_TASK_QUEUE_SUFFIX that puts a worker process on this platform's queues. */
   queueSuffix: string;
   versionIds: Record<string, string>;
@@ -46,6 +50,8 @@ export interface PlatformOptions {
   /** Builds the run activities from this platform's clients (tests swap a client, e.g. the runtime). */
   runActivities?: (ctx: { clients: Clients; config: Config }) => Record<string, unknown>;
   configOverrides?: Record<string, string>;
+  /** Start a connectors worker (connectorCall); `lookup` replaces DNS in its egress guard. */
+  connectors?: { lookup?: LookupAll };
 }
 
 export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPlatform> {
@@ -56,7 +62,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const suffix = randomBytes(4).toString('hex');
-  const taskQueues = { provisioning: `provisioning-${suffix}`, runs: `runs-${suffix}` };
+  const taskQueues = { provisioning: `provisioning-${suffix}`, runs: `runs-${suffix}`, ...(opts.connectors ? { connectors: `connectors-${suffix}` } : {}) };
   const queueSuffix = `-${suffix}`;
 
   const versionIds = opts.seed === false ? {} : (await seedCatalog(clients.db, clients.artifacts)).versionIds;
@@ -93,9 +99,22 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       connection: workerConnection,
       taskQueue: taskQueues.runs,
       workflowBundle: { codePath: workflowBundlePath() },
-      activities: opts.runActivities ? opts.runActivities({ clients, config }) : createRunActivities(clients),
+      // Flows reach the connector gateway on this platform's own API.
+      activities: opts.runActivities ? opts.runActivities({ clients, config }) : createRunActivities({ ...clients, connectorTokens: runTokenIssuer({ ...config, CONNECTOR_GATEWAY_URL: config.CONNECTOR_GATEWAY_URL ?? url }) }),
     });
     workers.push({ worker: runs, running: runs.run() });
+    if (opts.connectors && taskQueues.connectors) {
+      const connectors = await Worker.create({
+        connection: workerConnection,
+        taskQueue: taskQueues.connectors,
+        workflowBundle: { codePath: workflowBundlePath() },
+        activities: createConnectorActivities({
+          connectors: new ConnectorStore(clients.db), secrets: clients.secrets, ledger: clients.ledger,
+          guard: connectorEgressGuard(config, opts.connectors.lookup), signingSecret: config.SIGNING_SECRET,
+        }),
+      });
+      workers.push({ worker: connectors, running: connectors.run() });
+    }
   }
 
   return {

@@ -48,7 +48,11 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
   });
   let result: Awaited<ReturnType<RunActivities['executeRun']>>;
   try {
-    result = await runtime.executeRun({ versionId: req.versionId, input: req.input, sessionId: req.sessionId, timeoutMs: req.timeoutMs });
+    result = await runtime.executeRun({
+      versionId: req.versionId, input: req.input, sessionId: req.sessionId, timeoutMs: req.timeoutMs,
+      // Runs of an org's instance may call its connectors: the activity mints a run-scoped token for them.
+      ...(req.instanceId && req.payer.kind === 'org' ? { runToken: { orgId: req.payer.orgId, instanceId: req.instanceId, runId: req.runId } } : {}),
+    });
   } catch (err) {
     await ledger.releaseHold({ runId: req.runId });
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;

@@ -51,13 +51,18 @@ export interface CreditPack {
   purchasable: boolean;
 }
 
+export interface StepError {
+  type: string;
+  message: string;
+}
+
 export interface OrderStep {
   name: string;
   status: string;
-  attempts?: number;
-  startedAt?: string;
+  attempts: number;
+  startedAt: string;
   finishedAt?: string;
-  error?: string;
+  error?: StepError;
 }
 
 export interface Order {
@@ -73,7 +78,7 @@ export interface Order {
   created_at: string;
   provisioned_at: string | null;
   instances: { id: string; status: string; offering_slug: string; plan_code: string }[];
-  progress: { status: string; steps: OrderStep[]; currentStep: string | null; lastError: unknown } | null;
+  progress: { status: string; steps: OrderStep[]; currentStep?: string; lastError?: StepError & { step: string } } | null;
 }
 
 export interface Instance {

@@ -1,0 +1,40 @@
+import { error, fail, isHttpError, redirect } from '@sveltejs/kit';
+import { api, apiFailure } from '$lib/server/api';
+import { publicApiUrl } from '$lib/server/env';
+import type { OfferingDetail, Order } from '$lib/types';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async (event) => {
+  if (!event.locals.user) redirect(303, `/auth/login?return_to=${encodeURIComponent(event.url.pathname)}`);
+  event.depends('app:order');
+  let order: Order | null = null;
+  try {
+    order = await api<Order>(event, `/v1/orders/${encodeURIComponent(event.params.id)}`);
+  } catch (err) {
+    // Just back from the pay page, the payment webhook may not have arrived yet: wait for it.
+    if (!(isHttpError(err) && err.status === 404 && event.url.searchParams.has('just_paid'))) throw err;
+  }
+  const slug = order?.instances[0]?.offering_slug;
+  const offering = slug ? await api<OfferingDetail>(event, `/v1/offerings/${encodeURIComponent(slug)}`, { anonymous: true }) : null;
+  return { order, offering: offering ? { slug: offering.slug, name: offering.name, example: offering.example_inputs[0] ?? 'Hello!' } : null, apiUrl: publicApiUrl() };
+};
+
+export const actions: Actions = {
+  /** An API key for the new instance; its secret is in this answer only. */
+  createKey: async (event) => {
+    if (!event.locals.user) error(401, 'Please sign in again.');
+    const form = await event.request.formData();
+    const name = String(form.get('name') ?? '').trim();
+    const instanceId = String(form.get('instance_id') ?? '');
+    if (!name || name.length > 80) return fail(400, { message: 'Give the key a name (up to 80 characters).' });
+    try {
+      const key = await api<{ secret: string; name: string; prefix: string }>(event, '/v1/api-keys', {
+        method: 'POST', body: { name, ...(instanceId ? { instance_id: instanceId } : {}) },
+      });
+      return { created: { name: key.name, secret: key.secret } };
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { message: f.message });
+    }
+  },
+};

@@ -1,0 +1,36 @@
+import { error, fail, redirect } from '@sveltejs/kit';
+import { api, apiFailure } from '$lib/server/api';
+import type { Order } from '$lib/types';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
+
+interface PendingActivity { activity: string; attempt: number; state: string; last_failure: string | null; next_attempt_at: string | null }
+interface AuditEntry { id: number; actor: string; action: string; reason: string | null; createdAt: string; data: unknown }
+
+export const load: PageServerLoad = async (event) => {
+  event.depends('app:support-order');
+  const order = await api<Order & { temporal_url: string; pending_activities: PendingActivity[]; audit: AuditEntry[] }>(
+    event, `/v1/support/orders/${encodeURIComponent(event.params.id)}`,
+  );
+  return { order };
+};
+
+/** Retry and cancel both need the support role (checked again by the API), a reason and an explicit confirmation. */
+async function signal(event: RequestEvent, action: 'retry' | 'cancel') {
+  if (!event.locals.user?.roles.includes('support')) error(403, 'This needs the support role.');
+  const form = await event.request.formData();
+  const reason = String(form.get('reason') ?? '').trim();
+  if (reason.length < 3 || reason.length > 500) return fail(400, { action, reason, message: 'Say why, in 3 to 500 characters.' });
+  if (form.get('confirm') !== 'yes') return fail(400, { action, reason, message: 'Tick the confirmation box first.' });
+  try {
+    await api(event, `/v1/support/orders/${encodeURIComponent(event.params.id)}/${action}`, { method: 'POST', body: { reason } });
+  } catch (err) {
+    const f = apiFailure(err);
+    return fail(f.status, { action, reason, message: f.message });
+  }
+  redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=${action}`);
+}
+
+export const actions: Actions = {
+  retry: (event) => signal(event, 'retry'),
+  cancel: (event) => signal(event, 'cancel'),
+};

@@ -1,0 +1,1 @@
+export { connectorCall } from './connector-call';
