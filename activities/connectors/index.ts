@@ -13,6 +13,7 @@ import type { Ledger } from '../../core/ledger';
 import { SecretStoreRejectedError, type SecretStore } from '../../core/secrets';
 import { connectorChargeId, type ConnectorProblem } from '../../workflows/connectors/contract';
 import { classifyFailures } from '../failures';
+import { ApplicationFailure } from '@temporalio/common';
 
 export interface ConnectorDeps {
   connectors: ConnectorStore;
@@ -84,7 +85,15 @@ export function createConnectorActivities(deps: ConnectorDeps) {
 
   async function executeToolCall(input: { callId: string; binding: ConnectorBinding; call: ToolCall; sealed: string }): Promise<ToolAnswer> {
     const secret = openSealedSecret(deps.signingSecret, input.callId, input.sealed);
-    return callTool(deps.guard, input.binding, input.call, secret);
+    try {
+      return await callTool(deps.guard, input.binding, input.call, secret);
+    } catch (err) {
+      // Retryable failures keep their details (the tool's status) for the workflow's problem.
+      if (err instanceof AppError && (err as { retryable?: boolean }).retryable) {
+        throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: false, details: [err.extensions] });
+      }
+      throw err;
+    }
   }
 
   async function recordConnectorCall(input: ConnectorCallRecord): Promise<void> {
@@ -95,6 +104,3 @@ export function createConnectorActivities(deps: ConnectorDeps) {
 }
 
 export type ConnectorActivities = ReturnType<typeof createConnectorActivities>;
-
-/** The problem+json an AppError would give; used to turn a refusal into a workflow outcome. */
-export const problemOf = (err: AppError): ConnectorProblem => ({ type: err.type, title: err.title, detail: err.message, extensions: err.extensions });

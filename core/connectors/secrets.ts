@@ -17,7 +17,7 @@ export function connectorSecretPath(orgId: string, instanceId: string, bindingId
 export function secretToKv(secret: ConnectorSecretInput): Record<string, string> {
   switch (secret.kind) {
     case 'api_key':
-      return { kind: 'api_key', header: secret.header, value: secret.value };
+      return { kind: 'api_key', header: secret.header.toLowerCase(), value: secret.value };
     case 'bearer':
       return { kind: 'bearer', token: secret.token };
     case 'basic':

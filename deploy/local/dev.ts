@@ -73,11 +73,13 @@ try {
   const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
   );
+  // Langflow takes longest to start and nothing else needs it to boot: it comes up while the rest does.
+  const langflow = track(startLangflow(layout));
+  langflow.catch(() => undefined);
   await Promise.all([
     track(startPostgres(layout)),
     track(startTemporal(layout)),
     track(startS3(layout)),
-    track(startLangflow(layout)),
     ...platformServices(layout).map((s) => track(s)),
   ]);
 
@@ -109,6 +111,7 @@ try {
   );
   await track(startWeb(layout, { mode: 'dev' }));
   await syncCatalogToSaleor(config);
+  await langflow;
   printTable(config);
   say(`ready in ${elapsed()} — logs in ${path.relative(repoRoot, layout.logDir)}/, Ctrl-C stops everything`);
 } catch (err) {

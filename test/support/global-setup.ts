@@ -47,7 +47,8 @@ export default async function setup(project: TestProject) {
       fs.writeFileSync(file, b.code);
       return file;
     });
-    const [pg] = await Promise.all([
+    // allSettled: when one service fails, the others have still started and must be stopped below.
+    const results = await Promise.allSettled([
       startPostgres(layout).then(started),
       startS3(layout).then(started),
       startOidc(layout).then(started),
@@ -56,7 +57,11 @@ export default async function setup(project: TestProject) {
       // CMP_TEST_SKIP_LANGFLOW=1 spares a developer's quick run the ~60 s Langflow start; npm test never sets it.
       process.env.CMP_TEST_SKIP_LANGFLOW === '1' ? undefined : startLangflow(layout).then(started),
       temporalStart,
+      bundle,
     ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const pg = services.find((s) => s.name === 'postgres');
     ensureGitopsRepo(layout);
     // A migrated template: each test file clones it into its own database.
     await createTemplateDatabase(pg!.url);

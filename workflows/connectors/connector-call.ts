@@ -85,7 +85,13 @@ export async function connectorCall(req: ConnectorCallRequest): Promise<Connecto
       scheduleToCloseTimeout: remaining(),
       retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s' },
     });
-    const secret = await vault.readConnectorSecret({ callId: req.callId, path: binding.secret.path });
+    const secret = await vault.readConnectorSecret({ callId: req.callId, path: binding.secret.path }).catch((err: unknown) => {
+      const failure = err instanceof ActivityFailure ? err.cause : err;
+      if (failure instanceof TimeoutFailure || (failure instanceof ApplicationFailure && failure.type === 'SecretStoreUnavailableError')) {
+        throw ApplicationFailure.nonRetryable(`The connector's secret could not be read from the secret store within the call's deadline of ${req.deadlineMs} ms`, 'SecretStoreUnavailableError');
+      }
+      throw err;
+    });
     const tool = proxyActivities<ConnectorActivities>({
       startToCloseTimeout: req.toolTimeoutMs + 2_000,
       scheduleToCloseTimeout: remaining(),

@@ -1,0 +1,269 @@
+// The store in a real browser against the running platform: the MVP buyer
+// journey (browse → demo → sign in → workspace → subscribe → API key → call →
+// dashboard), the paid journey through the Saleor sandbox's pay page, and the
+// support journey (a stuck order retried after its cause is fixed). Every page
+// is screenshotted at desktop and phone width and must log no console error.
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startWeb, testLayout } from '../../deploy/local/stack';
+import type { Service } from '../../deploy/local/processes';
+import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
+import { loginAs } from '../support/oidc';
+import { startPlatform, type TestPlatform } from '../support/platform';
+import { DESKTOP, launchChromium, shoot, signInAtProvider, until, watchErrors } from './browser';
+
+const layout = testLayout();
+const web = `http://127.0.0.1:${layout.ports.web}`;
+let p: TestPlatform;
+let store: Service;
+let runtime: FakeRuntime | undefined;
+let browser: Browser;
+let buyer: { context: BrowserContext; page: Page; errors: string[] };
+/** What a ticket-triage answer starts with (the stand-in runtime echoes its input instead). */
+const triaged = () => (runtime ? 'echo:' : 'Ticket triage');
+
+async function openContext(): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: DESKTOP, baseURL: web });
+  const errors = watchErrors(context);
+  return { context, page: await context.newPage(), errors };
+}
+
+beforeAll(async () => {
+  // CMP_TEST_SKIP_LANGFLOW=1 (a developer's quick run) puts the zero-latency stand-in where Langflow would be.
+  if (process.env.CMP_TEST_SKIP_LANGFLOW === '1') runtime = await startFakeRuntime();
+  p = await startPlatform({ port: layout.ports.api, configOverrides: runtime ? { LANGFLOW_URL: runtime.url } : {} });
+  // Paid plans and credit packs become sellable once synced to Saleor.
+  const offerings = (await p.call('GET', '/v1/offerings')).body.items as { id: string }[];
+  for (const o of offerings) {
+    await p.temporal.workflow.execute('syncCatalogToSaleor', { workflowId: `catalog-sync-${o.id}-${Date.now()}`, taskQueue: p.taskQueues.provisioning, args: [{ offeringId: o.id }] });
+  }
+  store = await startWeb(layout, { apiUrl: p.url });
+  browser = await launchChromium();
+  buyer = await openContext();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await store?.stop();
+  await p?.close();
+  await runtime?.close();
+});
+
+afterEach(() => {
+  expect(buyer.errors, 'console errors').toEqual([]);
+});
+
+describe('the MVP buyer journey', () => {
+  it('browses the landing page, the store (search, category, sort) and an agent without signing in', async () => {
+    const { page } = buyer;
+    await page.goto('/');
+    await expect(page.locator('h1').textContent()).resolves.toContain('Agents you can try');
+    const plans = await page.locator('#plans .plan').allTextContents();
+    expect(plans.join(' ')).toMatch(/Free[\s\S]*\$0\.00[\s\S]*Plus[\s\S]*\$19\.90[\s\S]*Pro[\s\S]*\$99\.90/);
+    expect(await page.locator('section[aria-labelledby=featured] .offering').count()).toBeGreaterThanOrEqual(2);
+    await shoot(page, '01-landing');
+
+    await page.click('a[href="/store"] >> nth=0');
+    await page.waitForURL('**/store');
+    expect(await page.locator('.offering').count()).toBe(2);
+    await shoot(page, '02-store');
+    await page.fill('#q', 'ticket');
+    await Promise.all([page.waitForURL(/q=ticket/), page.click('form[role=search] button')]);
+    expect(await page.locator('.offering h3').allTextContents()).toEqual(['Ticket Triage']);
+    await page.goto('/store');
+    await Promise.all([page.waitForURL(/category=/), page.click('nav.pills a:has-text("Knowledge & search")')]);
+    expect(await page.locator('.offering h3').allTextContents()).toEqual(['FAQ Answerer']);
+    await page.goto('/store?sort=name');
+    expect(await page.locator('.offering h3').allTextContents()).toEqual(['FAQ Answerer', 'Ticket Triage']);
+    // Cards carry real facts: runs served, latest version, publisher.
+    expect(await page.locator('.offering .facts').first().textContent()).toMatch(/Runs served\s*\d+.*Latest version\s*v1\.0\.0.*Publisher\s*CMP Labs/s);
+
+    await page.click('.offering h3 a:has-text("Ticket Triage")');
+    await page.waitForURL('**/store/ticket-triage');
+    expect(await page.locator('.prose h2').first().textContent()).toContain('Triage every support ticket');
+    await page.click('[role=tab]:has-text("Versions")');
+    expect(await page.locator('#panel-Versions').textContent()).toContain('v1.0.0');
+    await page.click('[role=tab]:has-text("API")');
+    const curl = await page.locator('#panel-API pre[data-snippet=curl]').textContent();
+    expect(curl).toContain(`${p.url}/v1/runs`);
+    expect(curl).toContain('"agent":"ticket-triage"');
+    expect(await page.locator('#panel-API pre[data-snippet=embed]').textContent()).toContain(`${web}/embed/ticket-triage?key=`);
+    await shoot(page, '03-agent-api');
+    await page.click('[role=tab]:has-text("Overview")');
+    await shoot(page, '04-agent');
+  });
+
+  it('uses the free demo messages, with a visible counter, then offers sign-in', async () => {
+    const { page } = buyer;
+    await expect(page.locator('[data-testid=demo-counter]').textContent()).resolves.toMatch(/5\s+of 5 free messages left/);
+    for (let left = 4; left >= 0; left--) {
+      if (left === 4) await page.click('.chat .example >> nth=0');
+      else {
+        await page.fill('#demo-input', `My invoice INV-${left} was charged twice, please refund`);
+        await page.click('.chat form button[type=submit]');
+      }
+      await page.waitForSelector(`[data-testid=demo-counter] strong:text-is("${left}")`, { timeout: 45_000 });
+    }
+    expect(await page.locator('.chat .msg.agent .bubble').count()).toBe(5);
+    expect(await page.locator('.chat .msg.agent .bubble').first().textContent()).toContain(triaged());
+    await expect(page.locator('[data-testid=demo-signin]').textContent()).resolves.toContain('Sign in');
+    await shoot(page, '05-demo-used');
+    // One more is refused by the API (402) with where to sign in.
+    const extra = await page.request.post('/store/ticket-triage/demo', { data: { input: 'one more?' } });
+    expect(extra.status()).toBe(402);
+    expect(await extra.json()).toMatchObject({ demo_messages_left: 0, sign_in_url: expect.stringContaining('/auth/login') });
+  });
+
+  it('signs in at the OIDC provider and lands in a new workspace with starter credits', async () => {
+    const { page } = buyer;
+    await page.click('[data-testid=demo-signin] a');
+    await page.waitForURL((u) => u.pathname.startsWith('/interaction'));
+    await shoot(page, '06-provider-login');
+    await signInAtProvider(page, 'buyer@cmp.local');
+    await page.waitForURL('**/workspace?welcome=1');
+    await expect(page.locator('[data-testid=balance]').textContent()).resolves.toMatch(/^100\s*credits/);
+    expect(await page.locator('.notice.ok').textContent()).toContain('starter credits');
+    expect(await page.locator('#statement').textContent()).toContain('grant');
+    await shoot(page, '07-workspace-new');
+  });
+
+  let charged = 0;
+  it('subscribes to a free plan in one click, watches provisioning, gets the API key once, and the copied curl works', async () => {
+    const { page } = buyer;
+    await page.goto('/store/ticket-triage');
+    await Promise.all([page.waitForURL(/\/orders\/free-/), page.click('#pricing button[data-plan=free]')]);
+    await page.locator('.timeline li').first().waitFor();
+    await shoot(page, '08-order-provisioning');
+    await page.waitForSelector('[data-testid=order-status]:text-is("Active")', { timeout: 90_000 });
+    expect(await page.locator('.timeline li.done').count()).toBeGreaterThanOrEqual(5);
+    await page.click('#api-key button[type=submit]');
+    const secret = (await page.locator('[data-testid=api-key-secret]').textContent())!;
+    expect(secret).toMatch(/^cmp_live_/);
+    await shoot(page, '09-order-active-key');
+
+    const curl = (await page.locator('#api-key pre[data-snippet=curl]').textContent())!;
+    expect(curl).toContain(secret);
+    const answer = JSON.parse(execFileSync('bash', ['-c', curl], { encoding: 'utf8', timeout: 60_000 }));
+    expect(answer).toMatchObject({ status: 'succeeded', output: expect.stringContaining(triaged()) });
+    expect(answer.credits_charged).toBeGreaterThan(0);
+    charged = answer.credits_charged_mc;
+
+    // Shown once: reloading the page does not show it again.
+    await page.reload();
+    expect(await page.locator('[data-testid=api-key-secret]').count()).toBe(0);
+  });
+
+  it('shows the new balance, usage and statement in the workspace', async () => {
+    const { page } = buyer;
+    const token = (await loginAs('buyer@cmp.local')).accessToken;
+    const wallet = (await p.call('GET', '/v1/wallet', { token })).body;
+    await page.goto('/workspace');
+    const shown = Number((await page.locator('[data-testid=balance]').textContent())!.replace(/[^\d.]/g, ''));
+    expect(shown).toBe(wallet.available_mc / 1000);
+    expect(await page.locator('[data-testid=usage-runs]').textContent()).toBe('1');
+    expect(Number(await page.locator('[data-testid=usage-credits]').textContent())).toBe(charged / 1000);
+    expect(await page.locator('[data-testid=instance-row]').textContent()).toContain('Ticket Triage');
+    const statement = await page.locator('#statement').textContent();
+    expect(statement).toContain('settlement');
+    expect(statement).toContain('hold');
+    expect(await page.locator('#keys table').textContent()).toContain('ticket-triage key');
+    await shoot(page, '10-workspace-used');
+
+    // A second key from the workspace, shown once, then revoked.
+    await page.fill('#key-name', 'ci pipeline');
+    await page.click('#keys form.inline-form button[type=submit]');
+    await expect(page.locator('#keys [data-testid=api-key-secret]').textContent()).resolves.toMatch(/^cmp_live_/);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#keys tr:has-text("ci pipeline") button:has-text("Revoke")');
+    await page.locator('#keys tr:has-text("ci pipeline")').waitFor({ state: 'detached' });
+  });
+});
+
+describe('the paid journey', () => {
+  it('buys a paid plan through the Saleor sandbox pay page and watches the order turn active', async () => {
+    const { page } = buyer;
+    await page.goto('/store/faq-answerer');
+    await Promise.all([page.waitForURL((u) => u.port === new URL(p.config.SALEOR_API_URL).port), page.click('#pricing button[data-plan=plus]')]);
+    expect(await page.locator('.total').textContent()).toContain('19.90');
+    await shoot(page, '11-saleor-pay-page');
+    await Promise.all([page.waitForURL(/\/orders\/[^/]+\?just_paid=1/), page.click('button.pay')]);
+    await page.waitForSelector('[data-testid=order-status]:text-is("Active")', { timeout: 90_000 });
+    expect(await page.locator('h1').textContent()).toContain('FAQ Answerer');
+    await shoot(page, '12-paid-order-active');
+  });
+});
+
+describe('the support journey', () => {
+  it('keeps the console from buyers (403)', async () => {
+    // A page of its own: the 403 document itself is the expected "error" here.
+    const page = await buyer.context.newPage();
+    page.removeAllListeners('console');
+    const res = await page.goto('/support');
+    expect(res?.status()).toBe(403);
+    expect(await page.locator('h1').textContent()).toContain('do not have access');
+    await shoot(page, '13-support-403');
+    await page.close();
+    buyer.errors.length = 0;
+  });
+
+  it('sees a failing order as needs attention, retries it after the cause is fixed, and it turns active; adjusts credits with a reason', async () => {
+    const support = await openContext();
+    try {
+      // The cause: the catalog's sha256 of the artifact is wrong, so provisioning parks the order.
+      const version = await p.clients.db('offering_versions').where('id', p.versionIds['faq-answerer']).first();
+      await p.clients.db('offering_versions').where('id', version.id).update({ sha256: 'f'.repeat(64) });
+      const other = (await loginAs('buyer2@cmp.local')).accessToken;
+      await p.call('POST', '/v1/orgs/auto', { token: other });
+      const sub = await p.call('POST', '/v1/instances', { token: other, body: { offering: 'faq-answerer', plan: 'free' } });
+      expect(sub.status).toBe(202);
+      await until('needs attention', async () => (await p.call('GET', `/v1/orders/${sub.body.order_id}`, { token: other })).body.status === 'needs_attention');
+
+      const { page } = support;
+      await page.goto('/support');
+      await signInAtProvider(page, 'support@cmp.local');
+      await page.waitForURL('**/support');
+      const row = page.locator(`[data-testid=support-order]:has-text("${sub.body.order_id}")`);
+      await expect(row.textContent()).resolves.toContain('Needs attention');
+      await shoot(page, '14-support-orders');
+      await row.locator('a').click();
+      await page.waitForURL(`**/support/orders/${sub.body.order_id}`);
+      expect(await page.locator('[data-testid=failing-error]').textContent()).toMatch(/sha256|hash|integrity/i);
+      expect(await page.locator('.failing').textContent()).toContain('verify flow artifact');
+      expect(await page.locator('a:has-text("Temporal UI")').getAttribute('href')).toContain(encodeURIComponent(`order-${sub.body.order_id}`));
+      await shoot(page, '15-support-order-failing');
+
+      // A reason and the confirmation are required.
+      await page.click('button:has-text("Retry…")');
+      await page.fill('#reason-retry', 'x');
+      await page.check('form.confirm input[name=confirm]');
+      // Past the browser's own check, to see the server's.
+      await page.locator('#reason-retry').evaluate((el: any) => el.removeAttribute('minlength'));
+      await page.click('form.confirm button[type=submit]');
+      await expect(page.locator('.notice.bad').textContent()).resolves.toContain('Say why');
+
+      await p.clients.db('offering_versions').where('id', version.id).update({ sha256: version.sha256 });
+      await page.fill('#reason-retry', 'catalog hash restored');
+      await page.check('form.confirm input[name=confirm]');
+      await Promise.all([page.waitForURL(/done=retry/), page.click('form.confirm button[type=submit]')]);
+      await page.waitForSelector('[data-testid=support-status]:text-is("Active")', { timeout: 90_000 });
+      expect(await page.locator('.audit').textContent()).toContain('catalog hash restored');
+      await shoot(page, '16-support-order-retried');
+
+      // Credits adjusted with a reason, and it is in the audit trail.
+      const wallet = (await p.call('GET', '/v1/wallet', { token: other })).body;
+      await page.goto('/support/audit');
+      await page.fill('#wallet', wallet.wallet_id);
+      await page.fill('#credits', '25');
+      await page.fill('#reason', 'goodwill for the delay');
+      await page.check('.adjust input[name=confirm]');
+      await Promise.all([page.waitForURL(/adjusted=1/), page.click('.adjust button[type=submit]')]);
+      expect(await page.locator('[data-testid=audit-row]').first().textContent()).toContain('goodwill for the delay');
+      expect((await p.call('GET', '/v1/wallet', { token: other })).body.available_mc).toBe(wallet.available_mc + 25_000);
+      await shoot(page, '17-support-audit');
+      expect(support.errors, 'console errors in the support console').toEqual([]);
+    } finally {
+      await support.context.close();
+    }
+  });
+});
