@@ -17,6 +17,7 @@ import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
 import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
 import { createConnectorRouter } from './connectors/routes';
+import { createInstanceMcpRouter } from './connectors/mcp';
 import { ConnectorStore } from '../core/connectors/store';
 import { createSecretStore, type SecretStore } from '../core/secrets';
 import { CONNECTORS_TASK_QUEUE } from '../workflows/connectors/contract';
@@ -110,9 +111,14 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
     }),
   ];
+  const connectors = new ConnectorStore(db);
+  const connectorsQueue = taskQueues.connectors ?? CONNECTORS_TASK_QUEUE;
   routers.push(createConnectorRouter({
-    api, temporal: deps.temporal, config, connectors: new ConnectorStore(db), secrets: deps.secrets ?? createSecretStore(config, deps.logger), instances, tenancy, audit,
-    taskQueue: taskQueues.connectors ?? CONNECTORS_TASK_QUEUE, requireUser: user, idempotency: idem,
+    api, temporal: deps.temporal, config, connectors, secrets: deps.secrets ?? createSecretStore(config, deps.logger), instances, tenancy, audit,
+    taskQueue: connectorsQueue, requireUser: user, idempotency: idem,
+  }));
+  routers.push(createInstanceMcpRouter({
+    api, db, temporal: deps.temporal, config, connectors, instances, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
   }));
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
   return { routers, api, ledger, close: async () => undefined };

@@ -3,11 +3,10 @@
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.schema.createTable('rate_limit_windows', (t) => {
+  // Unlogged: counters of the last minutes need no WAL or fsync; a crash loses at most a window's counts.
+  await knex.raw('create unlogged table rate_limit_windows (key text not null, window_start timestamptz not null, count integer not null default 0)');
+  await knex.schema.alterTable('rate_limit_windows', (t) => {
     t.comment('Requests counted per key (api key, org, demo IP) and fixed one-minute window.');
-    t.text('key').notNullable();
-    t.timestamp('window_start', { useTz: true }).notNullable();
-    t.integer('count').notNullable().defaultTo(0);
     t.primary(['key', 'window_start'], { constraintName: 'rate_limit_windows_pkey' });
     t.index(['window_start'], 'rate_limit_windows_start_idx');
   });

@@ -2,6 +2,7 @@
 // secret store (Vault), the ledger and the egress guard. The secret leaves
 // readConnectorSecret sealed for this one call, so Temporal's history (and
 // its UI) only ever holds ciphertext; executeToolCall opens it in memory.
+import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectorStore, ConnectorCallRecord } from '../../core/connectors/store';
 import type { EgressGuard } from '../../core/connectors/egress';
 import { ConnectorRefusedError } from '../../core/connectors/errors';
@@ -13,7 +14,6 @@ import type { Ledger } from '../../core/ledger';
 import { SecretStoreRejectedError, type SecretStore } from '../../core/secrets';
 import { connectorChargeId, type ConnectorProblem } from '../../workflows/connectors/contract';
 import { classifyFailures } from '../failures';
-import { ApplicationFailure } from '@temporalio/common';
 
 export interface ConnectorDeps {
   connectors: ConnectorStore;

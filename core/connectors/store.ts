@@ -114,12 +114,14 @@ export class ConnectorStore {
   }
 
   async secretRotated(orgId: string, id: string, version: number): Promise<ConnectorBinding> {
+    if (!UUID.test(id)) throw notFound(`Connector ${id}`);
     const [row] = await this.live().where({ org_id: orgId, id }).update({ secret_version: version, secret_rotated_at: this.db.fn.now(), updated_at: this.db.fn.now() }).returning('*');
     if (!row) throw notFound(`Connector ${id}`);
     return toBinding(row);
   }
 
   async markDeleted(orgId: string, id: string): Promise<ConnectorBinding> {
+    if (!UUID.test(id)) throw notFound(`Connector ${id}`);
     const [row] = await this.live().where({ org_id: orgId, id }).update({ deleted_at: this.db.fn.now(), updated_at: this.db.fn.now() }).returning('*');
     if (!row) throw notFound(`Connector ${id}`);
     return toBinding(row);

@@ -153,13 +153,13 @@ export async function ensureDatabase(bin: string, port: number, name: string): P
   }
 }
 
-export function temporalArgs(layout: StackLayout): string[] {
+export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean } = {}): string[] {
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
     '--port', String(layout.ports.temporal),
     '--ui-port', String(layout.ports.temporalUi),
-    '--db-filename', path.join(layout.dataDir, 'temporal.db'),
+    ...(opts.inMemory ? [] : ['--db-filename', path.join(layout.dataDir, 'temporal.db')]),
     '--log-level', 'warn',
     // Update-with-Start (the run path's early return) needs both.
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
@@ -169,13 +169,14 @@ export function temporalArgs(layout: StackLayout): string[] {
   return args;
 }
 
-export async function startTemporal(layout: StackLayout): Promise<Service> {
+/** The Temporal dev server; `inMemory` skips the SQLite file (benchmarks that need no durability across restarts). */
+export async function startTemporal(layout: StackLayout, opts: { inMemory?: boolean } = {}): Promise<Service> {
   const bin = ensureTemporal(repoRoot);
   const address = `127.0.0.1:${layout.ports.temporal}`;
   return startProcess({
     name: 'temporal',
     command: bin,
-    args: temporalArgs(layout),
+    args: temporalArgs(layout, opts),
     logDir: layout.logDir,
     url: `http://127.0.0.1:${layout.ports.temporalUi}`,
     readyTimeoutMs: 60_000,
@@ -357,6 +358,7 @@ export async function startWeb(layout: StackLayout, opts: { mode?: 'build' | 'de
     PORT: String(layout.ports.web),
     WEB_PORT: String(layout.ports.web),
     API_URL: api,
+    API_PUBLIC_URL: api,
     PUBLIC_API_URL: api,
     ...opts.env,
   };
@@ -368,7 +370,7 @@ export async function startWeb(layout: StackLayout, opts: { mode?: 'build' | 'de
   }
   await buildWeb();
   return startProcess({
-    name: 'web', command: process.execPath, args: [path.join(webDir, 'build/index.js')], cwd: webDir, env: { ...env, NODE_ENV: 'production' },
+    name: 'web', command: process.execPath, args: [path.join(webDir, 'build/index.js')], cwd: webDir, env,
     logDir: layout.logDir, url: origin, ready: () => httpOk(`${origin}/favicon.svg`), readyTimeoutMs: 60_000,
   });
 }

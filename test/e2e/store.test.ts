@@ -3,20 +3,25 @@
 // dashboard), the paid journey through the Saleor sandbox's pay page, and the
 // support journey (a stuck order retried after its cause is fixed). Every page
 // is screenshotted at desktop and phone width and must log no console error.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startWeb, testLayout } from '../../deploy/local/stack';
+import { startSaleorSandbox, startWeb, testLayout } from '../../deploy/local/stack';
 import type { Service } from '../../deploy/local/processes';
 import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { DESKTOP, launchChromium, shoot, signInAtProvider, until, watchErrors } from './browser';
+import { DESKTOP, launchChromium, setStoreOrigin, shoot, signInAtProvider, until, watchErrors } from './browser';
+import { lighthouseDir, runLighthouse } from './lighthouse';
 
 const layout = testLayout();
 const web = `http://127.0.0.1:${layout.ports.web}`;
 let p: TestPlatform;
 let store: Service;
+let saleor: Service;
 let runtime: FakeRuntime | undefined;
 let browser: Browser;
 let buyer: { context: BrowserContext; page: Page; errors: string[] };
@@ -25,14 +30,24 @@ const triaged = () => (runtime ? 'echo:' : 'Ticket triage');
 
 async function openContext(): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: DESKTOP, baseURL: web });
-  const errors = watchErrors(context);
+  const errors = watchErrors(context, web);
   return { context, page: await context.newPage(), errors };
 }
 
 beforeAll(async () => {
   // CMP_TEST_SKIP_LANGFLOW=1 (a developer's quick run) puts the zero-latency stand-in where Langflow would be.
   if (process.env.CMP_TEST_SKIP_LANGFLOW === '1') runtime = await startFakeRuntime();
-  p = await startPlatform({ port: layout.ports.api, configOverrides: runtime ? { LANGFLOW_URL: runtime.url } : {} });
+  // A Saleor sandbox and API port of this file's own (5 above the layout's), so the
+  // other test file that listens on the layout's API port may run at the same time.
+  const apiPort = layout.ports.api + 5;
+  saleor = await startSaleorSandbox(layout, {
+    name: 'saleor-sandbox-e2e', port: layout.ports.saleor + 5, dataDir: path.join(layout.dataDir, 'saleor-sandbox-e2e'),
+    webhookTargetUrl: `http://127.0.0.1:${apiPort}/integrations/saleor/webhooks`,
+  });
+  p = await startPlatform({
+    port: apiPort,
+    configOverrides: { SALEOR_API_URL: `${saleor.url}/graphql/`, ...(runtime ? { LANGFLOW_URL: runtime.url } : {}) },
+  });
   // Paid plans and credit packs become sellable once synced to Saleor.
   const offerings = (await p.call('GET', '/v1/offerings')).body.items as { id: string }[];
   for (const o of offerings) {
@@ -40,6 +55,7 @@ beforeAll(async () => {
   }
   store = await startWeb(layout, { apiUrl: p.url });
   browser = await launchChromium();
+  setStoreOrigin(web);
   buyer = await openContext();
 }, 240_000);
 
@@ -47,6 +63,7 @@ afterAll(async () => {
   await browser?.close();
   await store?.stop();
   await p?.close();
+  await saleor?.stop();
   await runtime?.close();
 });
 
@@ -144,7 +161,8 @@ describe('the MVP buyer journey', () => {
 
     const curl = (await page.locator('#api-key pre[data-snippet=curl]').textContent())!;
     expect(curl).toContain(secret);
-    const answer = JSON.parse(execFileSync('bash', ['-c', curl], { encoding: 'utf8', timeout: 60_000 }));
+    // Asynchronously: the API runs in this very process.
+    const answer = JSON.parse((await promisify(execFile)('bash', ['-c', curl], { encoding: 'utf8', timeout: 60_000 })).stdout);
     expect(answer).toMatchObject({ status: 'succeeded', output: expect.stringContaining(triaged()) });
     expect(answer.credits_charged).toBeGreaterThan(0);
     charged = answer.credits_charged_mc;
@@ -222,7 +240,9 @@ describe('the support journey', () => {
       const { page } = support;
       await page.goto('/support');
       await signInAtProvider(page, 'support@cmp.local');
-      await page.waitForURL('**/support');
+      // A first sign-in lands in the new workspace; then on to the console.
+      await page.waitForURL('**/workspace?welcome=1');
+      await page.goto('/support');
       const row = page.locator(`[data-testid=support-order]:has-text("${sub.body.order_id}")`);
       await expect(row.textContent()).resolves.toContain('Needs attention');
       await shoot(page, '14-support-orders');
@@ -264,6 +284,21 @@ describe('the support journey', () => {
       expect(support.errors, 'console errors in the support console').toEqual([]);
     } finally {
       await support.context.close();
+    }
+  });
+});
+
+describe('Lighthouse', () => {
+  it('scores the landing and agent pages at least 90 for performance and accessibility', { timeout: 300_000 }, async () => {
+    const scores = [];
+    for (const pathname of ['/', '/store/ticket-triage']) {
+      for (const formFactor of ['mobile', 'desktop'] as const) scores.push(await runLighthouse(`${web}${pathname}`, formFactor));
+    }
+    fs.writeFileSync(path.join(lighthouseDir, 'scores.json'), `${JSON.stringify(scores, null, 2)}\n`);
+    console.log(JSON.stringify({ lighthouse: scores }));
+    for (const s of scores) {
+      expect(s.performance, `${s.url} ${s.formFactor} performance; ${s.failing.join(', ')}`).toBeGreaterThanOrEqual(90);
+      expect(s.accessibility, `${s.url} ${s.formFactor} accessibility; ${s.failing.join(', ')}`).toBeGreaterThanOrEqual(90);
     }
   });
 });

@@ -1,10 +1,11 @@
 // The store server's settings, read at request time from the environment
 // (SvelteKit's dynamic env), with the local stack's defaults.
 import { env } from '$env/dynamic/private';
+import { env as publicEnv } from '$env/dynamic/public';
 
 export const apiUrl = () => (env.API_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
 /** The API's address as buyers reach it (code snippets). */
-export const publicApiUrl = () => (env.PUBLIC_API_URL ?? env.API_PUBLIC_URL ?? apiUrl()).replace(/\/$/, '');
+export const publicApiUrl = () => (publicEnv.PUBLIC_API_URL ?? env.API_PUBLIC_URL ?? apiUrl()).replace(/\/$/, '');
 export const oidcIssuer = () => env.OIDC_ISSUER ?? 'http://127.0.0.1:4010';
 export const oidcClientId = () => env.OIDC_CLIENT_ID ?? 'cmp-store';
 export const oidcClientSecret = () => env.OIDC_CLIENT_SECRET ?? 'cmp-store-dev-secret';

@@ -1,0 +1,179 @@
+// The run path's own overhead: POST /v1/runs (API key, rate limit, Temporal
+// Update-with-Start, credit hold, runtime call, settlement) against a
+// zero-latency runtime stand-in, compared in the same run with that stand-in
+// called directly (the baseline). Concurrency 1, 16 and 64; added latency
+// p50/p95/p99 and runs per second. Starts what it needs itself on test slot 9:
+// PostgreSQL, the Temporal dev server, S3, the stand-in, the API and a runs
+// worker in this process.
+//   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { createApp } from '../../api/app';
+import { createRouters } from '../../api/routes';
+import { createRunActivities } from '../../activities/runs';
+import { validateFlow } from '../../core/artifacts';
+import { ApiKeyStore } from '../../core/api-keys/store';
+import { createClients } from '../../core/clients';
+import { loadConfig } from '../../core/config';
+import { createDb, migrateLatest } from '../../core/db';
+import { createLogger } from '../../core/logger';
+import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
+import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
+import { stopAll, type Service } from '../../deploy/local/processes';
+import { seedCatalog } from '../../deploy/local/seed';
+import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout } from '../../deploy/local/stack';
+import { startFakeRuntime } from '../support/fake-runtime';
+
+const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
+const perLevel = Number(process.env.BENCH_RUNS ?? 400);
+const LEVELS = [1, 16, 64];
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One POST over a keep-alive agent; resolves with the status. */
+function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function load(concurrency: number, total: number, call: () => Promise<number>) {
+  const latencies: number[] = [];
+  let failures = 0;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next++ < total) {
+      const start = performance.now();
+      const status = await call();
+      if (status !== 200) failures++;
+      latencies.push(performance.now() - start);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), perS: latencies.length / seconds, failures };
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const layout = testLayout(slot);
+  fs.rmSync(layout.dataDir, { recursive: true, force: true });
+  const services: Service[] = [];
+  const fake = await startFakeRuntime({ apiKey: 'cmp-dev-langflow-key' });
+  try {
+    services.push(...(await Promise.all([startPostgres(layout), startTemporal(layout), startS3(layout)])));
+    const pgUrl = services[0]!.url;
+    const admin = createDb(pgUrl, 1);
+    await admin.raw('drop database if exists cmp_bench with (force)');
+    await admin.raw('create database cmp_bench');
+    await admin.destroy();
+    const config = loadConfig({ ...stackEnv(layout), DATABASE_URL: pgUrl.replace(/\/cmp$/, '/cmp_bench'), LANGFLOW_URL: fake.url, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '30' });
+    const logger = createLogger('bench', 'warn');
+    const clients = createClients(config, logger);
+    await migrateLatest(clients.db);
+    const { versionIds } = await seedCatalog(clients.db, clients.artifacts);
+
+    // An organization with a funded wallet, an active instance and an API key.
+    const ws = await clients.tenancy.ensureWorkspace((await clients.db('users').insert({ oidc_subject: 'bench' }).returning('id'))[0].id, 'bench');
+    const wallet = await clients.ledger.ensureWallet(ws.org.id);
+    const promo = await clients.ledger.ensureSystemAccount('promo');
+    await clients.ledger.transfer({ id: 'bench-funding', debitAccountId: promo.id, creditAccountId: wallet.id, amount: 1e12, reason: 'adjustment' });
+    const version = await clients.catalog.getVersion(versionIds['ticket-triage']!);
+    const plan = (await clients.catalog.plansOf(version.offeringId)).find((p) => p.code === 'free')!;
+    await clients.db('plans').where('id', plan.id).update({ rate_limit_per_minute: 1e6, org_rate_limit_per_minute: 1e6 });
+    await clients.db('instances').insert({
+      id: randomUUID(), org_id: ws.org.id, offering_id: version.offeringId, offering_version_id: version.id, plan_id: plan.id, status: 'active', order_id: 'bench', order_line: 0,
+    });
+    const key = (await new ApiKeyStore(clients.db).create({ orgId: ws.org.id, name: 'bench', createdBy: null })).secret;
+
+    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+    const temporal = new Client({ connection });
+    const taskQueues = { provisioning: 'bench-provisioning', runs: 'bench-runs' };
+    const platform = await createRouters({
+      config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+      validateFlow: (f) => validateFlow(f).problems, webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }), taskQueues,
+    });
+    const app = createApp({ logger, webOrigin: config.WEB_ORIGIN, probes: {}, routers: platform.routers });
+    const server = await new Promise<http.Server>((r) => {
+      const s = app.listen(0, '127.0.0.1', () => r(s));
+    });
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const worker = await Worker.create({
+      connection: workerConnection, taskQueue: taskQueues.runs, workflowBundle: bundle,
+      activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
+      maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
+    });
+    const running = worker.run();
+
+    const runBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice' });
+    const runCall = () => post(`${apiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+    // Warm up: flow registration, artifact cache, connection pools, JIT.
+    await load(8, 200, runCall);
+    const flowId = (await new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }).ensureFlow({
+      name: version.runtimeFlowName!, endpointName: version.runtimeFlowName!, flow: JSON.parse((await clients.artifacts.getVerified(version.artifactKey, version.sha256)).toString()),
+    })).flowId;
+    const directBody = JSON.stringify({ input_value: 'Refund please: charged twice', input_type: 'chat', output_type: 'chat' });
+    const directCall = () => post(`${fake.url}/api/v1/run/${flowId}`, directBody, { 'x-api-key': config.LANGFLOW_API_KEY });
+    await load(8, 200, directCall);
+
+    const rows: Record<string, number>[] = [];
+    const figures: Record<string, number> = {};
+    for (const c of LEVELS) {
+      const base = await load(c, perLevel * 2, directCall);
+      const path_ = await load(c, perLevel, runCall);
+      const row = {
+        concurrency: c, base_p50: base.p50, base_p95: base.p95, run_p50: path_.p50, run_p95: path_.p95, run_p99: path_.p99,
+        added_p50: path_.p50 - base.p50, added_p95: path_.p95 - base.p95, added_p99: path_.p99 - base.p99, runs_per_s: path_.perS, failures: path_.failures,
+      };
+      rows.push(row);
+      figures[`c${c}_added_p50_ms`] = Math.round(row.added_p50 * 10) / 10;
+      figures[`c${c}_added_p95_ms`] = Math.round(row.added_p95 * 10) / 10;
+      figures[`c${c}_added_p99_ms`] = Math.round(row.added_p99 * 10) / 10;
+      figures[`c${c}_runs_per_s`] = Math.round(row.runs_per_s);
+      figures[`c${c}_failures`] = row.failures;
+    }
+    console.log('\nrun path vs. the runtime stand-in called directly (ms)');
+    console.log('conc  base p50  base p95   run p50   run p95   run p99  added p50  added p95  added p99   runs/s  failed');
+    for (const r of rows) {
+      console.log(
+        [r.concurrency!.toString().padStart(4), ...[r.base_p50, r.base_p95, r.run_p50, r.run_p95, r.run_p99, r.added_p50, r.added_p95, r.added_p99].map((v) => v!.toFixed(1).padStart(9)),
+          r.runs_per_s!.toFixed(0).padStart(8), String(r.failures).padStart(7)].join(' '),
+      );
+    }
+    const invariants = await clients.ledger.checkInvariants();
+    const runsPerS = Math.max(...rows.map((r) => r.runs_per_s!));
+    console.log(`ledger invariants: ${invariants.violations.length} violations`);
+    console.log(JSON.stringify({ bench: 'runs', c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
+
+    worker.shutdown();
+    await running;
+    await workerConnection.close();
+    server.close();
+    await connection.close();
+    await clients.close();
+  } finally {
+    await fake.close();
+    await stopAll(services);
+    agent.destroy();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
