@@ -6,7 +6,8 @@ const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
 const positiveInt = z.coerce.number().int().positive();
 
-export const configSchema = z.object({
+/** Every variable, with its default for the local stack. */
+export const configObject = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -87,7 +88,9 @@ export const configSchema = z.object({
   CONNECTOR_TOOL_TIMEOUT_MS: positiveInt.default(10_000),
   CONNECTOR_MAX_RESPONSE_BYTES: positiveInt.default(1_048_576),
   CONNECTOR_PRICE_PER_CALL_MC: z.coerce.number().int().min(0).default(100),
-})
+});
+
+export const configSchema = configObject
   .superRefine((c, ctx) => {
     if (c.GITOPS_MODE === 'github') {
       for (const key of ['GITHUB_TOKEN', 'GITHUB_OWNER', 'GITHUB_REPO'] as const) {
