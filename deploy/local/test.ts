@@ -38,6 +38,8 @@ if (fs.existsSync(report)) {
   passed = r.numPassedTests;
   failed = r.numFailedTests;
 }
+// A run that failed outside any test (setup, unhandled error) still counts as a failure.
+if (!tests && failed === 0) failed = 1;
 for (const [name, ok] of [['typecheck', typecheck], ['typecheck web', webCheck], ['lint', lint]] as const) {
   if (!ok) {
     console.log(`${name} failed`);

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { createRouters } from '../../api/routes';
@@ -78,6 +79,27 @@ interface PhaseResult {
   ordersPerMin: number;
   /** Median duration per workflow step, plus "intake" (webhook received → first step started). */
   steps: Record<string, number>;
+  /** Median per order of the whole workflow's time in Temporal's queues and in our code. */
+  temporal: Record<string, number>;
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+
+/** One workflow's time split into task-queue waits and execution, summed over its activities and workflow tasks. */
+function temporalSplit(events: HistoryEvent[]): Record<string, number> {
+  const at = new Map(events.map((e) => [Number(e.eventId), tsToMs(e.eventTime)]));
+  const split = { 'activity queue wait': 0, 'activity execution': 0, 'workflow task queue wait': 0, 'workflow task execution': 0, activities: 0 };
+  for (const e of events) {
+    const t = tsToMs(e.eventTime);
+    if (e.activityTaskStartedEventAttributes) split['activity queue wait'] += t - at.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId))!;
+    if (e.activityTaskCompletedEventAttributes) {
+      split['activity execution'] += t - at.get(Number(e.activityTaskCompletedEventAttributes.startedEventId))!;
+      split.activities++;
+    }
+    if (e.workflowTaskStartedEventAttributes) split['workflow task queue wait'] += t - at.get(Number(e.workflowTaskStartedEventAttributes.scheduledEventId))!;
+    if (e.workflowTaskCompletedEventAttributes) split['workflow task execution'] += t - at.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId))!;
+  }
+  return split;
 }
 
 async function main(): Promise<void> {
@@ -211,13 +233,16 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       const payLatencies: number[] = [];
       const stepDurations: Record<string, number[]> = {};
+      const temporalParts: Record<string, number[]> = {};
       for (const o of placed) {
         const t = byOrder.get(o.orderId);
         if (!o.active || !t?.activated_ms) continue;
         latencies.push(Number(t.activated_ms) - Number(t.received_ms));
         payLatencies.push(Number(t.activated_ms) - o.paidAtMs);
         // Where the time goes, from the workflow's own progress record.
-        const progress = await temporal.workflow.getHandle(orderWorkflowId(o.orderId)).query(progressQuery);
+        const handle = temporal.workflow.getHandle(orderWorkflowId(o.orderId));
+        const progress = await handle.query(progressQuery);
+        for (const [k, v] of Object.entries(temporalSplit((await handle.fetchHistory()).events ?? []))) (temporalParts[k] ??= []).push(v);
         const first = progress.steps[0];
         if (first) (stepDurations.intake ??= []).push(Date.parse(first.startedAt) - Number(t.received_ms));
         for (const s of progress.steps) {
@@ -228,7 +253,8 @@ async function main(): Promise<void> {
       latencies.sort((a, b) => a - b);
       payLatencies.sort((a, b) => a - b);
       const steps = Object.fromEntries(Object.entries(stepDurations).map(([k, v]) => [k, median(v)]));
-      return { phase: name, concurrency: conc, orders: placed.length, failed: placed.length - latencies.length, latencies, payLatencies, ordersPerMin: placed.length / minutes, steps };
+      const temporalMedians = Object.fromEntries(Object.entries(temporalParts).map(([k, v]) => [k, median(v)]));
+      return { phase: name, concurrency: conc, orders: placed.length, failed: placed.length - latencies.length, latencies, payLatencies, ordersPerMin: placed.length / minutes, steps, temporal: temporalMedians };
     }
 
     // Warm-up: the first order of each agent registers its flow in Langflow; connections, caches and the JIT warm up.
@@ -254,6 +280,8 @@ async function main(): Promise<void> {
     const stepNames = [...new Set([...Object.keys(sequential.steps), ...Object.keys(concurrent.steps)])];
     console.log(`${'step'.padEnd(24)}${'sequential'.padStart(12)}${`c=${concurrency}`.padStart(10)}`);
     for (const s of stepNames) console.log(`${s.padEnd(24)}${f(sequential.steps[s] ?? NaN).padStart(12)}${f(concurrent.steps[s] ?? NaN).padStart(10)}`);
+    console.log('\nwhole workflow per order, median of the sums (ms; Temporal history)');
+    for (const k of Object.keys(sequential.temporal)) console.log(`${k.padEnd(24)}${f(sequential.temporal[k]!).padStart(12)}${f(concurrent.temporal[k] ?? NaN).padStart(10)}`);
     console.log(`\nload average: ${load.map((v) => v.toFixed(2)).join(', ')} on ${os.cpus().length} cores`);
 
     const p95 = pct(concurrent.latencies, 95);

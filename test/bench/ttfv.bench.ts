@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   try {
     say(`starting the platform on slot ${slot}…`);
     if (process.env.CMP_TEST_SKIP_LANGFLOW === '1') runtime = await startFakeRuntime();
-    const env = { ...stackEnv(layout), ...(runtime ? { LANGFLOW_URL: runtime.url } : {}), LOG_LEVEL: 'warn' };
+    const env = { ...stackEnv(layout), ...(runtime ? { LANGFLOW_URL: runtime.url } : {}) };
     const config = loadConfig({ ...process.env, ...env });
     ensureGitopsRepo(layout);
     const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
