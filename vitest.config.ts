@@ -19,8 +19,9 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           sequence: { groupOrder: 1 },
-          // Real servers on two cores: a few files at a time, generous timeouts.
-          maxWorkers: 2,
+          // Real servers (Langflow, Temporal, chromium) on two cores: one file at a time keeps
+          // timings honest (Lighthouse, timeouts) at the cost of a longer run.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 240_000,
         },

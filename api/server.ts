@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const app = createApp({
     logger, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, clients.db, connection, clients.artifacts.client), routers: platform.routers,
   });
-  const server: Server = app.listen(config.API_PORT, '127.0.0.1', () => logger.info({ port: config.API_PORT }, 'api listening'));
+  const server: Server = app.listen(config.API_PORT, config.API_HOST, () => logger.info({ host: config.API_HOST, port: config.API_PORT }, 'api listening'));
   server.keepAliveTimeout = 65_000;
 
   const shutdown = async (signal: string) => {

@@ -21,6 +21,8 @@ export const configObject = z.object({
   TEMPORAL_TASK_QUEUE_SUFFIX: z.string().regex(/^[\w-]*$/).default(''),
 
   API_PORT: port.default(4000),
+  /** Interface the API binds; 0.0.0.0 in containers. */
+  API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PUBLIC_URL: url.default('http://127.0.0.1:4000'),
   WEB_ORIGIN: url.default('http://127.0.0.1:3000'),
 

@@ -31,7 +31,7 @@ describe('loadOrCreateKeys', () => {
 describe('storeOrigins', () => {
   it('covers dev and every test slot web port on both loopback names, plus extras once', () => {
     const origins = storeOrigins(['http://127.0.0.1:13020', 'https://store.example.test']);
-    for (const port of [3000, 13000, 13020, 13090]) {
+    for (const port of [3000, 13000, 13200, 13900]) {
       expect(origins).toContain(`http://127.0.0.1:${port}`);
       expect(origins).toContain(`http://localhost:${port}`);
     }
