@@ -164,6 +164,9 @@ export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean } =
     // Update-with-Start (the run path's early return) needs both.
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
+    // One task-queue partition: with a handful of pollers, tasks written to a partition nobody polls wait to be forwarded.
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
   ];
   for (const [key, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${key}=${type}`);
   return args;
