@@ -13,6 +13,7 @@ import { createProbes } from './health/probes';
 import { createRouters } from './routes';
 import { PROVISIONING_TASK_QUEUE } from '../workflows/provisioning/contract';
 import { RUNS_TASK_QUEUE } from '../workflows/runs/contract';
+import { CONNECTORS_TASK_QUEUE } from '../workflows/connectors/contract';
 
 const logger = createLogger('api');
 
@@ -25,7 +26,12 @@ async function main(): Promise<void> {
     config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
     validateFlow: (flow) => validateFlow(flow).problems,
     webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }),
-    taskQueues: { provisioning: `${PROVISIONING_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`, runs: `${RUNS_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}` },
+    secrets: clients.secrets,
+    taskQueues: {
+      provisioning: `${PROVISIONING_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`,
+      runs: `${RUNS_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`,
+      connectors: `${CONNECTORS_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`,
+    },
   });
   const app = createApp({
     logger, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, clients.db, connection, clients.artifacts.client), routers: platform.routers,

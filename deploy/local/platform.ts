@@ -6,6 +6,7 @@ import { startOidc, startSaleorSandbox, startVaultSandbox, type StackLayout } fr
 export const workerEntries = [
   { name: 'provisioning', taskQueue: 'provisioning', entry: 'workers/provisioning.ts' },
   { name: 'runs', taskQueue: 'runs', entry: 'workers/runs.ts' },
+  { name: 'connectors', taskQueue: 'connectors', entry: 'workers/connectors.ts' },
   { name: 'housekeeping', taskQueue: 'housekeeping', entry: 'workers/housekeeping.ts' },
 ];
 
