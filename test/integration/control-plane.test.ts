@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validate as validateOpenApi } from '@readme/openapi-parser';
 import { ApiKeyStore } from '../../core/api-keys/store';
-import { launchAgents } from '../../deploy/local/seed';
+import { loadLaunchAgents } from '../../deploy/local/agents';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 
@@ -46,7 +46,7 @@ describe('catalog', () => {
     const list = await p.call('GET', '/v1/offerings');
     expect(list.status).toBe(200);
     const slugs = list.body.items.map((o: { slug: string }) => o.slug).sort();
-    expect(slugs).toEqual(launchAgents().map((a) => a.agent.slug).sort());
+    expect(slugs).toEqual(loadLaunchAgents().map((a) => a.meta.slug).sort());
     const first = list.body.items[0];
     expect(first.plans.map((x: { code: string }) => x.code)).toEqual(['free', 'plus', 'pro']);
     expect(first.latest_version).toBe('1.0.0');
@@ -70,7 +70,7 @@ describe('catalog', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.errors.length).toBeGreaterThan(0);
 
-    const flow = launchAgents()[0]!.flow as Record<string, unknown>;
+    const flow = loadLaunchAgents()[0]!.flow as unknown as Record<string, unknown>;
     const version = await p.call('POST', `/v1/admin/offerings/${created.body.id}/versions`, { token: admin, body: { version: '1.0.0', changelog: 'first', flow } });
     expect(version.status).toBe(201);
     expect(version.body.status).toBe('draft');
