@@ -21,9 +21,10 @@ export async function deprovisionInstance(input: { instanceId: string; secretsPa
   upsertSearchAttributes([{ key: CmpInstanceId, value: input.instanceId }, { key: CmpStatus, value: 'deprovisioning' }]);
   const { orgId } = await db.beginDeprovision({ instanceId: input.instanceId });
   upsertSearchAttributes([{ key: CmpOrgId, value: orgId }]);
-  await db.deactivateInstance({ instanceId: input.instanceId });
+  // `deprovisioning` already stops new runs; the instance ends `deprovisioned` only once everything is undone.
   await git.removeManifests({ orderId: `deprovision-${input.instanceId}`, instances: [{ instanceId: input.instanceId, orgId }] });
   await vault.deleteInstanceSecrets({ path: input.secretsPath });
+  await db.deactivateInstance({ instanceId: input.instanceId });
   upsertSearchAttributes([{ key: CmpStatus, value: 'deprovisioned' }]);
   return { instanceId: input.instanceId, status: 'deprovisioned' };
 }
