@@ -23,7 +23,7 @@ afterAll(async () => p?.close());
 describe('workspace', () => {
   it('creates the workspace once with the starter credits, even under concurrent calls', async () => {
     const results = await Promise.all(Array.from({ length: 12 }, () => p.call('POST', '/v1/orgs/auto', { token: buyer })));
-    expect(results.map((r) => r.status).filter((s) => s === 201)).toHaveLength(1);
+    expect(results.map((r) => r.status).filter((s) => s === 201), JSON.stringify(results.map((r) => [r.status, r.body?.detail]))).toHaveLength(1);
     expect(results.every((r) => r.status === 201 || r.status === 200)).toBe(true);
     const orgIds = new Set(results.map((r) => r.body.org.id));
     expect(orgIds.size).toBe(1);
