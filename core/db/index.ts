@@ -3,15 +3,11 @@
 // 9 billion credits, far past any wallet) in one place: here.
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { migrationSource } from './migration-source';
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
 export type Db = Knex;
-
-export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export function createDb(databaseUrl: string, poolMax = 10): Db {
   return knexFactory({
