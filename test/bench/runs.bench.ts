@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { createRouters } from '../../api/routes';
@@ -28,6 +28,7 @@ import { stopAll, type Service } from '../../deploy/local/processes';
 import { seedCatalog } from '../../deploy/local/seed';
 import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout } from '../../deploy/local/stack';
 import { startFakeRuntime } from '../support/fake-runtime';
+import { floorResultUpdate } from './temporal-floor.workflow';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const perLevel = Number(process.env.BENCH_RUNS ?? 400);
@@ -118,7 +119,13 @@ async function main(): Promise<void> {
       activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
     });
-    const running = worker.run();
+    // The Temporal floor: an empty workflow of the same shape, on its own task queue and worker in this process.
+    const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    const floorWorker = await Worker.create({
+      connection: workerConnection, taskQueue: 'bench-floor', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100,
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/bench/temporal-floor.workflow.ts'), logger: silent }),
+    });
+    const running = Promise.all([worker.run(), floorWorker.run()]);
 
     const runBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice' });
     const runCall = () => post(`${apiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
@@ -130,14 +137,22 @@ async function main(): Promise<void> {
     const directBody = JSON.stringify({ input_value: 'Refund please: charged twice', input_type: 'chat', output_type: 'chat' });
     const directCall = () => post(`${fake.url}/api/v1/run/${flowId}`, directBody, { 'x-api-key': config.LANGFLOW_API_KEY });
     await load(8, 200, directCall);
+    const floorCall = async () => {
+      const startWorkflowOperation = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: 'bench-floor', workflowIdConflictPolicy: 'FAIL' });
+      await temporal.workflow.executeUpdateWithStart(floorResultUpdate, { startWorkflowOperation });
+      return 200;
+    };
+    await load(8, 100, floorCall);
 
     const rows: Record<string, number>[] = [];
     const figures: Record<string, number> = {};
     for (const c of LEVELS) {
       const base = await load(c, perLevel * 2, directCall);
+      const floor = await load(c, perLevel, floorCall);
       const path_ = await load(c, perLevel, runCall);
       const row = {
-        concurrency: c, base_p50: base.p50, base_p95: base.p95, run_p50: path_.p50, run_p95: path_.p95, run_p99: path_.p99,
+        concurrency: c, base_p50: base.p50, base_p95: base.p95, floor_p50: floor.p50, floor_p95: floor.p95, floor_per_s: floor.perS,
+        run_p50: path_.p50, run_p95: path_.p95, run_p99: path_.p99,
         added_p50: path_.p50 - base.p50, added_p95: path_.p95 - base.p95, added_p99: path_.p99 - base.p99, runs_per_s: path_.perS, failures: path_.failures,
       };
       rows.push(row);
@@ -146,12 +161,16 @@ async function main(): Promise<void> {
       figures[`c${c}_added_p99_ms`] = Math.round(row.added_p99 * 10) / 10;
       figures[`c${c}_runs_per_s`] = Math.round(row.runs_per_s);
       figures[`c${c}_failures`] = row.failures;
+      figures[`c${c}_temporal_floor_p95_ms`] = Math.round(row.floor_p95 * 10) / 10;
+      figures[`c${c}_temporal_floor_per_s`] = Math.round(row.floor_per_s);
     }
     console.log('\nrun path vs. the runtime stand-in called directly (ms)');
-    console.log('conc  base p50  base p95   run p50   run p95   run p99  added p50  added p95  added p99   runs/s  failed');
+    console.log('(temporal floor: an empty workflow of the same shape, Update-with-Start, on the same server in this run)');
+    console.log('conc  base p50  base p95 floor p50 floor p95  floor/s   run p50   run p95   run p99  added p50  added p95  added p99   runs/s  failed');
     for (const r of rows) {
       console.log(
-        [r.concurrency!.toString().padStart(4), ...[r.base_p50, r.base_p95, r.run_p50, r.run_p95, r.run_p99, r.added_p50, r.added_p95, r.added_p99].map((v) => v!.toFixed(1).padStart(9)),
+        [r.concurrency!.toString().padStart(4), ...[r.base_p50, r.base_p95, r.floor_p50, r.floor_p95].map((v) => v!.toFixed(1).padStart(9)), r.floor_per_s!.toFixed(0).padStart(8),
+          ...[r.run_p50, r.run_p95, r.run_p99, r.added_p50, r.added_p95, r.added_p99].map((v) => v!.toFixed(1).padStart(9)),
           r.runs_per_s!.toFixed(0).padStart(8), String(r.failures).padStart(7)].join(' '),
       );
     }
@@ -161,6 +180,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'runs', c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
 
     worker.shutdown();
+    floorWorker.shutdown();
     await running;
     await workerConnection.close();
     server.close();
