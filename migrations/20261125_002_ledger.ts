@@ -7,6 +7,39 @@ import type { Knex } from 'knex';
 const ACCOUNT_KINDS = ['wallet', 'demo_wallet', 'revenue', 'promo', 'purchases', 'refunds', 'demo_funding', 'adjustments'];
 const TRANSFER_KINDS = ['posted', 'pending', 'post_pending', 'void_pending'];
 
+/** The first ledger_lock_and_load; 20261125_005_ledger_plans replaces it (and restores it on the way down). */
+export const LOCK_AND_LOAD_V1 = `
+    create function ledger_lock_and_load(
+      p_account_ids uuid[], p_ids text[], p_pending_ids text[], p_expiry_now timestamptz, p_expiry_limit int
+    ) returns json language plpgsql volatile as $$
+    declare
+      v_candidates text[] := '{}';
+      v_pending text[];
+      v_accounts json;
+      v_transfers json;
+    begin
+      if p_expiry_now is not null then
+        select coalesce(array_agg(c.transfer_id order by c.timeout_at, c.transfer_id), '{}') into v_candidates
+        from (select transfer_id, timeout_at from pending_holds where timeout_at <= p_expiry_now
+              order by timeout_at, transfer_id limit p_expiry_limit) c;
+      end if;
+      v_pending := p_pending_ids || v_candidates;
+      -- Holds are immutable, so their accounts can be read before locking.
+      -- Locks are taken in id order by every process: no deadlocks.
+      select coalesce(json_agg(a), '[]') into v_accounts from (
+        select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
+        from accounts
+        where id in (select unnest(p_account_ids)
+                     union select debit_account_id from transfers where id = any(v_pending)
+                     union select credit_account_id from transfers where id = any(v_pending))
+        order by id for update) a;
+      select coalesce(json_agg(t), '[]') into v_transfers from (
+        select * from transfers where id = any(p_ids || v_pending)
+        union all
+        select * from transfers where pending_id = any(v_pending) and not (id = any(p_ids || v_pending))) t;
+      return json_build_object('now', now(), 'accounts', v_accounts, 'transfers', v_transfers, 'candidates', to_json(v_candidates));
+    end $$`;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('accounts', (t) => {
     t.comment('Ledger accounts: one wallet per org, demo wallets per visitor, and system counterparties (promo, purchases, revenue…).');
@@ -76,37 +109,7 @@ export async function up(knex: Knex): Promise<void> {
   // size. It runs in READ COMMITTED, where each statement takes a new
   // snapshot: the transfers are read after the locks are granted, so they
   // include every commit that touched these accounts before us.
-  await knex.raw(`
-    create function ledger_lock_and_load(
-      p_account_ids uuid[], p_ids text[], p_pending_ids text[], p_expiry_now timestamptz, p_expiry_limit int
-    ) returns json language plpgsql volatile as $$
-    declare
-      v_candidates text[] := '{}';
-      v_pending text[];
-      v_accounts json;
-      v_transfers json;
-    begin
-      if p_expiry_now is not null then
-        select coalesce(array_agg(c.transfer_id order by c.timeout_at, c.transfer_id), '{}') into v_candidates
-        from (select transfer_id, timeout_at from pending_holds where timeout_at <= p_expiry_now
-              order by timeout_at, transfer_id limit p_expiry_limit) c;
-      end if;
-      v_pending := p_pending_ids || v_candidates;
-      -- Holds are immutable, so their accounts can be read before locking.
-      -- Locks are taken in id order by every process: no deadlocks.
-      select coalesce(json_agg(a), '[]') into v_accounts from (
-        select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
-        from accounts
-        where id in (select unnest(p_account_ids)
-                     union select debit_account_id from transfers where id = any(v_pending)
-                     union select credit_account_id from transfers where id = any(v_pending))
-        order by id for update) a;
-      select coalesce(json_agg(t), '[]') into v_transfers from (
-        select * from transfers where id = any(p_ids || v_pending)
-        union all
-        select * from transfers where pending_id = any(v_pending) and not (id = any(p_ids || v_pending))) t;
-      return json_build_object('now', now(), 'accounts', v_accounts, 'transfers', v_transfers, 'candidates', to_json(v_candidates));
-    end $$`);
+  await knex.raw(LOCK_AND_LOAD_V1);
   await knex.raw(`comment on function ledger_lock_and_load(uuid[], text[], text[], timestamptz, int) is
     'Ledger batcher: locks the accounts of a batch FOR UPDATE in id order, then loads the transfers it may meet.'`);
 }
