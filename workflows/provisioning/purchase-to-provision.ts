@@ -5,20 +5,24 @@
 // support to `retry` (the step again) or `cancelAndRefund` (compensations
 // newest-first, then the refund).
 import {
-  ActivityFailure, ApplicationFailure, condition, isCancellation, log, proxyActivities, setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo,
+  ActivityFailure, ApplicationFailure, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setHandler, sleep,
+  upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { ProvisioningActivities, ResolvedLine } from '../../activities/provisioning';
 import { CmpInstanceId, CmpOrderId, CmpOrgId, CmpStatus } from '../shared/search-attributes';
-import { activityOptions } from '../retry-policies';
+import { activityOptions, localActivityOptions } from '../retry-policies';
 import {
   cancelAndRefundSignal, progressQuery, retrySignal,
   type OrderInput, type OrderProgress, type OrderStatus, type StepError, type SupportAction,
 } from './contract';
 
 const saleor = proxyActivities<ProvisioningActivities>(activityOptions.saleor);
-const db = proxyActivities<ProvisioningActivities>(activityOptions.database);
-const s3 = proxyActivities<ProvisioningActivities>(activityOptions.s3);
+const dbRemote = proxyActivities<ProvisioningActivities>(activityOptions.database);
+const dbLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.database);
+const s3Remote = proxyActivities<ProvisioningActivities>(activityOptions.s3);
+const s3Local = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.s3);
 const runtime = proxyActivities<ProvisioningActivities>(activityOptions.runtime);
+const probeLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.runtime);
 const vault = proxyActivities<ProvisioningActivities>(activityOptions.vault);
 const git = proxyActivities<ProvisioningActivities>(activityOptions.git);
 
@@ -37,27 +41,39 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     throw ApplicationFailure.nonRetryable('purchaseToProvision needs a valid orderId', 'InvalidInput');
   }
   const orderId = input.orderId;
+  // The short steps became local activities; orders started before keep replaying their regular ones.
+  const local = patched('local-short-steps');
+  const db = local ? dbLocal : dbRemote;
+  const s3 = local ? s3Local : s3Remote;
+  const probe = local ? probeLocal : runtime;
   const progress: OrderProgress = { orderId, status: 'received', instanceIds: [], steps: [] };
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
-  let support: { action: 'retry' | 'cancel'; by: SupportAction } | undefined;
+  /** Support's answers so far, and the last one: a parked step waits for the next answer. */
+  let answered = 0;
+  let answer: { action: 'retry' | 'cancel'; by: SupportAction } | undefined;
+  /** Set by a cancel; steps stop at their next boundary and the order unwinds. */
+  let cancelledBy: SupportAction | undefined;
   /** While compensating, a second cancel means "try the failed undo step again". */
   let unwinding = false;
 
   setHandler(progressQuery, () => progress);
   setHandler(retrySignal, (by) => {
-    if (progress.status === 'needs_attention') support = { action: 'retry', by };
+    if (progress.status !== 'needs_attention') return;
+    answer = { action: 'retry', by };
+    answered++;
   });
   setHandler(cancelAndRefundSignal, (by) => {
-    if (progress.status === 'needs_attention' || progress.status === 'provisioning' || progress.status === 'received') {
-      support = { action: 'cancel', by };
-    }
+    if (progress.status !== 'needs_attention' && progress.status !== 'provisioning' && progress.status !== 'received') return;
+    answer = { action: 'cancel', by };
+    answered++;
+    if (!unwinding) cancelledBy ??= by;
   });
 
   class Cancelled extends Error {}
 
   // The database first, then the live view: whoever reads the query also finds the row updated.
   const setStatus = async (status: OrderStatus, error?: StepError & { step: string }) => {
-    await db.setOrderState({ orderId, status, step: progress.currentStep ?? null, error: error ?? null });
+    await db.setOrderState({ orderId, status, step: error?.step ?? progress.currentStep ?? null, error: error ?? null });
     progress.status = status;
     progress.lastError = error;
     upsertSearchAttributes([{ key: CmpStatus, value: status }]);
@@ -65,11 +81,12 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
 
   /**
    * Runs one step. A permanent failure parks the order until support answers:
-   * retry runs the step again, cancel unwinds what was done.
+   * retry runs the step again, cancel unwinds what was done. Steps may run side
+   * by side; each parked one waits for the next answer.
    */
   async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      if (support?.action === 'cancel' && !unwinding) throw new Cancelled();
+      if (cancelledBy && !unwinding) throw new Cancelled();
       const record = { name, status: 'running' as const, attempts: attempt, startedAt: new Date().toISOString() };
       progress.steps.push(record);
       progress.currentStep = name;
@@ -82,15 +99,22 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
         const error = describe(err);
         Object.assign(record, { status: 'failed', error, finishedAt: new Date().toISOString() });
         log.warn('provisioning step failed; waiting for support', { step: name, error: error.message });
-        support = undefined;
+        const seen = answered;
         await setStatus('needs_attention', { ...error, step: name });
-        await condition(() => support !== undefined);
-        if (support!.action === 'cancel' && !unwinding) throw new Cancelled();
-        log.info('support asked to retry', { step: name, by: support!.by.actor });
-        support = undefined;
-        await setStatus('provisioning');
+        await condition(() => answered > seen);
+        if (answer!.action === 'cancel' && !unwinding) throw new Cancelled();
+        log.info('support asked to retry', { step: name, by: answer!.by.actor });
+        await setStatus(unwinding ? 'cancelling' : 'provisioning');
       }
     }
+  }
+
+  /** Runs independent branches side by side; waits for all of them, so none is still working when one failed. */
+  async function together<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    if (ra.status === 'rejected') throw ra.reason;
+    if (rb.status === 'rejected') throw rb.reason;
+    return [ra.value, rb.value];
   }
 
   upsertSearchAttributes([{ key: CmpOrderId, value: orderId }, { key: CmpStatus, value: 'received' }]);
@@ -124,29 +148,40 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
       upsertSearchAttributes([{ key: CmpInstanceId, value: created.instanceId }]);
       compensations.push({ name: 'deactivate instance', undo: () => db.deactivateInstance({ instanceId: created.instanceId }) });
 
-      await step('verify flow artifact', () => s3.verifyArtifact({ versionId: line.versionId }));
-      await step('register flow', () => runtime.registerFlow({ instanceId: created.instanceId, versionId: line.versionId }));
-      const secrets = await step('write secrets', () => vault.writeInstanceSecrets({ orgId: workspace.orgId, instanceId: created.instanceId }));
-      compensations.push({ name: 'delete secrets', undo: () => vault.deleteInstanceSecrets({ path: secrets.path }) });
+      // The flow (checked, then registered) and the instance's secrets do not depend on each other.
+      await together(
+        (async () => {
+          await step('verify flow artifact', () => s3.verifyArtifact({ versionId: line.versionId }));
+          await step('register flow', () => runtime.registerFlow({ instanceId: created.instanceId, versionId: line.versionId }));
+        })(),
+        step('write secrets', () => vault.writeInstanceSecrets({ orgId: workspace.orgId, instanceId: created.instanceId })).then((secrets) => {
+          compensations.push({ name: 'delete secrets', undo: () => vault.deleteInstanceSecrets({ path: secrets.path }) });
+        }),
+      );
       manifests.push({ instanceId: created.instanceId, orgId: workspace.orgId, versionId: line.versionId, planId: line.planId });
       toActivate.push({ instanceId: created.instanceId, line });
     }
 
-    if (manifests.length) {
-      await step('commit manifests', () => git.commitManifests({ orderId, instances: manifests }));
-      compensations.push({ name: 'remove manifests', undo: () => git.removeManifests({ orderId, instances: manifests }) });
-    }
-
-    for (const { instanceId } of toActivate) {
-      await step('wait for runtime', async () => {
-        for (let poll = 0; poll < READY_POLLS; poll++) {
-          if (await runtime.checkRuntimeReady({ instanceId })) return;
-          await sleep(READY_POLL_INTERVAL);
+    // The GitOps commit and the runtime's readiness are independent too; activation needs both.
+    await together(
+      manifests.length
+        ? step('commit manifests', () => git.commitManifests({ orderId, instances: manifests })).then(() => {
+          compensations.push({ name: 'remove manifests', undo: () => git.removeManifests({ orderId, instances: manifests }) });
+        })
+        : Promise.resolve(),
+      (async () => {
+        for (const { instanceId } of toActivate) {
+          await step('wait for runtime', async () => {
+            for (let poll = 0; poll < READY_POLLS; poll++) {
+              if (await probe.checkRuntimeReady({ instanceId })) return;
+              await sleep(READY_POLL_INTERVAL);
+            }
+            throw ApplicationFailure.nonRetryable(`The runtime did not answer for instance ${instanceId} within ${READY_POLLS} polls`, 'RuntimeNotReady');
+          });
         }
-        throw ApplicationFailure.nonRetryable(`The runtime did not answer for instance ${instanceId} within ${READY_POLLS} polls`, 'RuntimeNotReady');
-      });
-      await step('activate', () => db.activateInstance({ instanceId }));
-    }
+      })(),
+    );
+    for (const { instanceId } of toActivate) await step('activate', () => db.activateInstance({ instanceId }));
 
     if (input.kind === 'paid') await step('mark order fulfilled', () => saleor.markOrderFulfilled({ orderId }));
     progress.currentStep = undefined;
@@ -154,13 +189,12 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     return { orderId, status: 'fulfilled', instanceIds: progress.instanceIds };
   } catch (err) {
     if (!(err instanceof Cancelled)) throw err;
-    return await cancelOrder(support!.by);
+    return await cancelOrder(cancelledBy!);
   }
 
   /** The saga's unwind: compensations newest-first, each failure logged and kept, then the refund. */
   async function cancelOrder(by: SupportAction): Promise<ProvisionResult> {
     // The cancel request is being served; a failing refund parks the order again for support.
-    support = undefined;
     unwinding = true;
     await setStatus('cancelling');
     for (const c of [...compensations].reverse()) {
