@@ -25,14 +25,16 @@ export const activityOptions = {
  * Short steps run as local activities: in the worker, recorded in the
  * workflow's history as markers, without a round trip through Temporal's task
  * queues (on the local dev server that round trip is ~60 ms a step, several
- * hundred under load). Our own database calls, and two reads: an artifact check
- * (usually from the worker's verified cache) and the runtime's health probe.
+ * hundred under load). Our own database calls, and three reads: the order from
+ * Saleor, an artifact check (usually from the worker's verified cache) and the
+ * runtime's health probe.
  * Past a minute of retries the backoff runs on durable timers, so "retry until
  * the system is back" still holds. Steps that change an external system
  * (Saleor, Vault, Git, flow registration) stay regular activities, each
  * visible with its attempts in the Temporal UI.
  */
 export const localActivityOptions = {
+  saleor: { ...activityOptions.saleor, localRetryThreshold: '1m' },
   database: { ...activityOptions.database, localRetryThreshold: '1m' },
   s3: { ...activityOptions.s3, localRetryThreshold: '1m' },
   runtime: { ...activityOptions.runtime, localRetryThreshold: '1m' },

@@ -28,6 +28,8 @@ export interface ProvisioningDeps {
   secrets: SecretStore;
   gitops: GitOpsRepo;
   starterCreditsMc: number;
+  /** How long a flow this worker registered is trusted before Langflow is asked again (default a minute). */
+  flowRecheckMs?: number;
 }
 
 export interface LoadedOrder {
@@ -57,6 +59,10 @@ const period = (d = new Date()) => d.toISOString().slice(0, 7);
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const { db, catalog, instances, ledger, saleor } = deps;
+  // Every instance of a version shares its flow, and a version's flow never changes: once registered (or found
+  // unchanged) here, it is reused for a while instead of listing and reading Langflow's flows for every order.
+  const flowRecheckMs = deps.flowRecheckMs ?? 60_000;
+  const ensuredFlows = new Map<string, { flowId: string; at: number }>();
 
   async function loadOrder(input: OrderInput): Promise<LoadedOrder> {
     if (input.kind === 'free') {
@@ -191,12 +197,20 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     return { sha256: version.sha256, bytes: bytes.length };
   }
 
-  async function registerFlow(input: { instanceId: string; versionId: string }): Promise<{ flowId: string }> {
-    const version = await catalog.getVersion(input.versionId);
+  async function ensureVersionFlow(versionId: string): Promise<string> {
+    const known = ensuredFlows.get(versionId);
+    if (known && Date.now() - known.at < flowRecheckMs) return known.flowId;
+    const version = await catalog.getVersion(versionId);
     const offering = await catalog.getById(version.offeringId);
     const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
     const name = version.runtimeFlowName ?? `cmp-${offering.slug}-v${version.version.replace(/[^0-9A-Za-z]/g, '-')}`;
     const { flowId } = await deps.runtime.ensureFlow({ name, endpointName: name, flow, description: `${offering.name} ${version.version} (CMP)` });
+    ensuredFlows.set(versionId, { flowId, at: Date.now() });
+    return flowId;
+  }
+
+  async function registerFlow(input: { instanceId: string; versionId: string }): Promise<{ flowId: string }> {
+    const flowId = await ensureVersionFlow(input.versionId);
     await db('instances').where('id', input.instanceId).update({ runtime_flow_id: flowId, updated_at: db.fn.now() });
     return { flowId };
   }

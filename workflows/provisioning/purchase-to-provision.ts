@@ -17,6 +17,7 @@ import {
 } from './contract';
 
 const saleor = proxyActivities<ProvisioningActivities>(activityOptions.saleor);
+const saleorReadLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.saleor);
 const dbRemote = proxyActivities<ProvisioningActivities>(activityOptions.database);
 const dbLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.database);
 const s3Remote = proxyActivities<ProvisioningActivities>(activityOptions.s3);
@@ -46,6 +47,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   const db = local ? dbLocal : dbRemote;
   const s3 = local ? s3Local : s3Remote;
   const probe = local ? probeLocal : runtime;
+  const saleorRead = local ? saleorReadLocal : saleor;
   const progress: OrderProgress = { orderId, status: 'received', instanceIds: [], steps: [] };
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
   /** Support's answers so far, and the last one: a parked step waits for the next answer. */
@@ -119,7 +121,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
 
   upsertSearchAttributes([{ key: CmpOrderId, value: orderId }, { key: CmpStatus, value: 'received' }]);
   try {
-    const order = await step('load order', () => saleor.loadOrder(input));
+    const order = await step('load order', () => saleorRead.loadOrder(input));
     const workspace = await step('ensure workspace', () => db.ensureWorkspace({ orderId, email: order.email, orgId: order.orgId, userId: order.userId }));
     progress.orgId = workspace.orgId;
     upsertSearchAttributes([{ key: CmpOrgId, value: workspace.orgId }]);
