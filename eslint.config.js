@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'web/**', '.data/**', '.tools/**', '.test-data/**', 'test/artifacts/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'web/**', '.data/**', '.tools/**', '.test-data*/**', '.scratch/**', 'test/artifacts/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
