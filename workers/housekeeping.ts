@@ -1,6 +1,7 @@
 // Worker for the 'housekeeping' task queue: voids expired credit holds every
-// minute and checks the ledger's invariants every 15 minutes, through
-// Temporal Schedules that this worker creates when they are missing.
+// minute, checks the ledger's invariants every 15 minutes and grants monthly
+// plan allowances every hour, through Temporal Schedules that this worker
+// creates when they are missing.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
@@ -10,6 +11,7 @@ import { createDb, pingDb } from '../core/db';
 import { createLedger } from '../core/ledger';
 import { createLogger } from '../core/logger';
 import { createLedgerActivities } from '../activities/ledger';
+import { createAllowanceActivities } from '../activities/ledger/allowances';
 import { HOUSEKEEPING_TASK_QUEUE, housekeepingSchedules } from '../workflows/housekeeping/contract';
 
 const log = createLogger('worker-housekeeping');
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: HOUSEKEEPING_TASK_QUEUE,
-      activities: createLedgerActivities(ledger),
+      activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
       ...(bundlePath
         ? { workflowBundle: { codePath: bundlePath } }
         : { workflowsPath: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts') }),

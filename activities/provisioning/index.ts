@@ -11,6 +11,7 @@ import type { Ledger } from '../../core/ledger';
 import type { FlowExport, AgentRuntime } from '../../core/runtime/agent-runtime';
 import type { SaleorClient } from '../../core/saleor/client';
 import { PAID_CHARGE_STATUSES, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
+import { allowancePeriod, grantAllowance } from '../../core/instances/allowances';
 import { instanceSecretPath, type SecretStore } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import { classifyFailures, OrderRejectedError } from '../failures';
@@ -54,8 +55,6 @@ export interface ManifestInstance {
 }
 
 export const creditGrantId = (orderId: string, line: number) => `order:${orderId}:line:${line}`;
-export const allowanceGrantId = (instanceId: string, period: string) => `allowance:${instanceId}:${period}`;
-const period = (d = new Date()) => d.toISOString().slice(0, 7);
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const { db, catalog, instances, ledger, saleor } = deps;
@@ -276,11 +275,8 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     const instance = await instances.getAny(input.instanceId);
     const plan = await catalog.getPlan(instance.planId);
     if (plan.monthlyCreditsMc > 0) {
-      const [promo, wallet] = await Promise.all([ledger.ensureSystemAccount('promo'), ledger.ensureWallet(instance.orgId)]);
-      await ledger.transfer({
-        id: allowanceGrantId(instance.id, period()), debitAccountId: promo.id, creditAccountId: wallet.id, amount: plan.monthlyCreditsMc,
-        reason: 'monthly_allowance', orderId: instance.orderId ?? undefined, metadata: { instance_id: instance.id, plan: plan.code },
-      });
+      const due = { instanceId: instance.id, orgId: instance.orgId, orderId: instance.orderId, planCode: plan.code, amountMc: plan.monthlyCreditsMc };
+      await grantAllowance(ledger, due, allowancePeriod(new Date()));
     }
     await db('instances')
       .where('id', input.instanceId)

@@ -8,7 +8,9 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLedger, type Ledger } from '../../core/ledger';
 import type { Db } from '../../core/db';
 import { createLedgerActivities } from '../../activities/ledger';
-import { checkLedgerInvariants, voidExpiredHolds } from '../../workflows/housekeeping';
+import { createAllowanceActivities } from '../../activities/ledger/allowances';
+import { allowanceGrantId, allowancePeriod } from '../../core/instances/allowances';
+import { checkLedgerInvariants, grantMonthlyAllowances, voidExpiredHolds } from '../../workflows/housekeeping';
 import { housekeepingSchedules } from '../../workflows/housekeeping/contract';
 import { ensureHousekeepingSchedules } from '../../workers/housekeeping';
 import { freshDatabase, temporalClient, testConfig, workflowBundlePath } from '../support/stack';
@@ -39,7 +41,7 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
     connection: nativeConnection,
     taskQueue,
     workflowBundle: { codePath: workflowBundlePath() },
-    activities: createLedgerActivities(ledger),
+    activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
   });
   return worker.runUntil(fn());
 }
@@ -86,6 +88,43 @@ describe('housekeeping workflows', () => {
     } finally {
       await db('accounts').where({ id: promo }).decrement('credits_posted', 1);
     }
+    expect((await ledger.checkInvariants()).violations).toEqual([]);
+  });
+
+  it('grantMonthlyAllowances credits each active instance with monthly credits once a month, whatever runs twice', async () => {
+    const [org] = await db('organizations').insert({ name: 'Allowance org' }).returning<{ id: string }[]>('id');
+    const [offering] = await db('offerings').insert({ slug: `allowance-${randomUUID()}`, name: 'Allowance agent' }).returning<{ id: string }[]>('id');
+    const [version] = await db('offering_versions')
+      .insert({ offering_id: offering!.id, version: '1.0.0', artifact_key: 'flows/x.json', sha256: 'a'.repeat(64) })
+      .returning<{ id: string }[]>('id');
+    const plan = async (code: string, monthlyMc: number) =>
+      (await db('plans').insert({ offering_id: offering!.id, code, name: code, monthly_credits_mc: monthlyMc }).returning<{ id: string }[]>('id'))[0]!.id;
+    const [plus, free] = [await plan('plus', 2_000_000), await plan('free', 0)];
+    const instance = async (planId: string, status: string, line: number) => {
+      const id = randomUUID();
+      await db('instances').insert({
+        id, org_id: org!.id, offering_id: offering!.id, offering_version_id: version!.id, plan_id: planId, status, order_id: `allowance-${id}`, order_line: line,
+      });
+      return id;
+    };
+    const active = await instance(plus, 'active', 0);
+    const alreadyGranted = await instance(plus, 'active', 0);
+    await instance(plus, 'deprovisioned', 0);
+    await instance(free, 'active', 0);
+    const wallet = (await ledger.ensureWallet(org!.id)).id;
+    const period = allowancePeriod(new Date());
+    // The month's grant made at activation counts: the sweep does not add another.
+    const promo = (await ledger.ensureSystemAccount('promo')).id;
+    await ledger.transfer({ id: allowanceGrantId(alreadyGranted, period), debitAccountId: promo, creditAccountId: wallet, amount: 2_000_000, reason: 'monthly_allowance' });
+
+    const first = await withWorker(() => client.workflow.execute(grantMonthlyAllowances, { taskQueue, workflowId: `allowances-${randomUUID()}` }));
+    expect(first).toEqual({ period, granted: 1 });
+    expect(await ledger.getTransfer(allowanceGrantId(active, period))).toMatchObject({ amount: 2_000_000, reason: 'monthly_allowance', creditAccountId: wallet });
+    expect((await ledger.balance(wallet)).available).toBe(4_000_000);
+
+    const again = await withWorker(() => client.workflow.execute(grantMonthlyAllowances, { taskQueue, workflowId: `allowances-${randomUUID()}` }));
+    expect(again).toEqual({ period, granted: 0 });
+    expect((await ledger.balance(wallet)).available).toBe(4_000_000);
     expect((await ledger.checkInvariants()).violations).toEqual([]);
   });
 

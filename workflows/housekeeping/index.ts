@@ -1,11 +1,13 @@
 // Housekeeping workflows, run by Temporal Schedules on the 'housekeeping'
-// task queue: void expired credit holds, and check the ledger's invariants.
+// task queue: void expired credit holds, check the ledger's invariants, and
+// grant the monthly plan allowances.
 import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { LedgerActivities } from '../../activities/ledger';
+import type { AllowanceActivities } from '../../activities/ledger/allowances';
 import { LEDGER_INVARIANT_VIOLATION } from './contract';
 
 // The database is local and the work idempotent: retry often, for a while.
-const ledger = proxyActivities<LedgerActivities>({
+const ledger = proxyActivities<LedgerActivities & AllowanceActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
@@ -34,4 +36,23 @@ export async function checkLedgerInvariants(): Promise<{ violations: string[] }>
     });
   }
   return result;
+}
+
+/**
+ * Grants this month's allowance to every active instance that has not had it
+ * (hourly, so a month's first sweep that failed or never ran is made up by the
+ * next). The month is the workflow's own clock: a replay grants the same one.
+ */
+export async function grantMonthlyAllowances(): Promise<{ period: string; granted: number }> {
+  // `YYYY-MM` in UTC, as core/instances/allowances.ts's allowancePeriod.
+  const period = new Date().toISOString().slice(0, 7);
+  let granted = 0;
+  let afterId: string | null = null;
+  do {
+    const page: { granted: number; nextAfterId: string | null } = await ledger.grantAllowancesDue({ period, afterId });
+    granted += page.granted;
+    afterId = page.nextAfterId;
+  } while (afterId);
+  if (granted > 0) log.info('granted monthly allowances', { period, granted });
+  return { period, granted };
 }
