@@ -5,16 +5,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { loadConfig } from '../core/config';
 import { createDb, pingDb } from '../core/db';
 import { createLedger } from '../core/ledger';
-import { createLogger } from '../core/logger';
 import { createLedgerActivities } from '../activities/ledger';
 import { createAllowanceActivities } from '../activities/ledger/allowances';
 import { HOUSEKEEPING_TASK_QUEUE, housekeepingSchedules } from '../workflows/housekeeping/contract';
-
-const log = createLogger('worker-housekeeping');
+import { runWorker } from './run-worker';
 
 /** Creates the housekeeping schedules if they do not exist yet (safe to run from every replica). */
 export async function ensureHousekeepingSchedules(client: Client, taskQueue = HOUSEKEEPING_TASK_QUEUE): Promise<string[]> {
@@ -36,52 +32,29 @@ export async function ensureHousekeepingSchedules(client: Client, taskQueue = HO
   return created;
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
-  let connection: NativeConnection | undefined;
-  let clientConnection: Connection | undefined;
-  try {
-    await pingDb(db);
-    const ledger = createLedger(db);
-    connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
-
-    const bundlePath = process.env.CMP_WORKFLOW_BUNDLE;
-    const worker = await Worker.create({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: HOUSEKEEPING_TASK_QUEUE,
-      activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
-      ...(bundlePath
-        ? { workflowBundle: { codePath: bundlePath } }
-        : { workflowsPath: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts') }),
-    });
-
-    const created = await ensureHousekeepingSchedules(client);
-    log.info({ taskQueue: HOUSEKEEPING_TASK_QUEUE, schedulesCreated: created }, 'housekeeping worker started');
-
-    // SIGINT/SIGTERM: finish in-flight tasks, then close everything below.
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      worker.shutdown();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    await worker.run();
-    log.info('housekeeping worker stopped');
-  } finally {
-    await clientConnection?.close();
-    await connection?.close();
-    await db.destroy();
-  }
-}
-
 // Run only as an entry point, so tests can import ensureHousekeepingSchedules.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    log.fatal({ err: error }, 'housekeeping worker failed');
-    process.exit(1);
+  let temporal: Connection | undefined;
+  await runWorker({
+    name: 'housekeeping',
+    taskQueue: HOUSEKEEPING_TASK_QUEUE,
+    async build(config, logger) {
+      const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+      await pingDb(db);
+      const ledger = createLedger(db);
+      return {
+        activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
+        async afterStart() {
+          temporal = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+          const client = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
+          const created = await ensureHousekeepingSchedules(client, `${HOUSEKEEPING_TASK_QUEUE}${config.TEMPORAL_TASK_QUEUE_SUFFIX}`);
+          logger.info({ schedulesCreated: created }, 'housekeeping schedules in place');
+        },
+        async close() {
+          await temporal?.close();
+          await db.destroy();
+        },
+      };
+    },
   });
 }
