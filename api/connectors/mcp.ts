@@ -4,11 +4,10 @@
 // runWithCreditHold workflow with its credit hold) and the instance's bound
 // tools as `<binding>__<operation>`, each call a connectorCall workflow
 // (egress rules, secrets from Vault, audit and metering as for flows).
-import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { Router, type RequestHandler } from 'express';
 import type { Config } from '../../core/config';
 import type { ConnectorStore } from '../../core/connectors/store';
@@ -17,10 +16,9 @@ import type { ConnectorBinding } from '../../core/connectors/types';
 import type { Db } from '../../core/db';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
-import { RateLimiter } from '../../core/runs/rate-limiter';
-import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
+import { createRunStarter } from '../runs/run-starter';
 import { executeConnectorCall } from './gateway';
 
 export interface McpRouteDeps {
@@ -34,8 +32,6 @@ export interface McpRouteDeps {
   requireApiKey: RequestHandler;
 }
 
-/** As POST /v1/runs: token-priced plans hold room for this many tokens on top of the per-run price. */
-const HOLD_TOKEN_ALLOWANCE = 4000;
 const SEPARATOR = '__';
 
 const runAgentTool: Tool = {
@@ -49,29 +45,19 @@ const text = (t: string, isError = false): CallToolResult => ({ content: [{ type
 export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
   const { api, db, temporal, config } = deps;
   const router = Router();
-  const limiter = new RateLimiter(db);
+  const starter = createRunStarter({ db, temporal, config, taskQueue: deps.taskQueues.runs });
   const gateway = { temporal, config, taskQueue: deps.taskQueues.connectors };
 
   async function runAgent(orgId: string, instanceId: string, apiKeyId: string, args: { input?: unknown; session_id?: unknown }): Promise<CallToolResult> {
     if (typeof args.input !== 'string' || args.input.length === 0 || args.input.length > 20_000) return text('run_agent needs an input of 1 to 20000 characters', true);
-    const row = await db('instances as i').join('plans as p', 'p.id', 'i.plan_id').where({ 'i.id': instanceId, 'i.org_id': orgId, 'i.status': 'active' })
-      .first('i.offering_id', 'i.offering_version_id', 'p.price_per_run_mc', 'p.price_per_1k_tokens_mc', 'p.rate_limit_per_minute', 'p.org_rate_limit_per_minute');
-    if (!row) return text('This instance is not active', true);
-    const decision = await limiter.consume([{ key: `key:${apiKeyId}`, limit: row.rate_limit_per_minute }, { key: `org:${orgId}`, limit: row.org_rate_limit_per_minute }]);
+    const target = await starter.findTarget(orgId, { instanceId });
+    if (!target) return text('This instance is not active', true);
+    const decision = await starter.admit(target, apiKeyId);
     if (!decision.allowed) return text(`Rate limited: retry in ${decision.resetSeconds} s`, true);
-    const holdMc = Math.max(1, row.price_per_run_mc + Math.ceil((HOLD_TOKEN_ALLOWANCE * row.price_per_1k_tokens_mc) / 1000));
-    const run: RunRequest = {
-      runId: randomUUID(), payer: { kind: 'org', orgId }, offeringId: row.offering_id, instanceId, versionId: row.offering_version_id, apiKeyId,
-      input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined, holdMc, pricePerRunMc: row.price_per_run_mc,
-      pricePer1kTokensMc: row.price_per_1k_tokens_mc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
-    };
-    await db('runs').insert({ id: run.runId, org_id: orgId, instance_id: instanceId, offering_id: run.offeringId, api_key_id: apiKeyId, status: 'running', hold_mc: holdMc })
-      .onConflict('id').ignore();
-    const outcome = (await temporal.workflow.executeUpdateWithStart(runResultUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation('runWithCreditHold', {
-        workflowId: runWorkflowId(run.runId), taskQueue: deps.taskQueues.runs, args: [run], workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    })) as RunOutcome;
+    const run = starter.request(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
+    await starter.recordStart(run);
+    // An MCP tool call answers once: wait for the run however long it takes (the runtime's own timeout bounds it).
+    const outcome = (await starter.execute(run))!;
     if (outcome.status === 'succeeded') {
       return { content: [{ type: 'text', text: outcome.output }], structuredContent: { run_id: run.runId, credits_charged_mc: outcome.chargedMc, balance_mc: outcome.balanceMc } };
     }

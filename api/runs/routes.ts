@@ -3,18 +3,19 @@
 // workflow runWithCreditHold; the API waits for its result through
 // Update-with-Start up to a bound, else answers 202 with the run id.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { AppError, InsufficientCreditsError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
-import { RateLimiter, rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
-import { runOutcomeQuery, runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
+import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { uuid } from '../schemas';
+import { createRunStarter } from './run-starter';
 
 export interface RunRouteDeps {
   api: ApiDefinition;
@@ -31,8 +32,6 @@ export interface RunRouteDeps {
 
 /** What one demo message costs the visitor's demo wallet. */
 export const DEMO_MESSAGE_MC = 1000;
-/** Token-priced plans hold room for this many tokens on top of the per-run price. */
-const HOLD_TOKEN_ALLOWANCE = 4000;
 const DEMO_COOKIE = 'cmp_demo';
 
 const runBody = z.object({
@@ -55,70 +54,13 @@ const runResultSchema = z
   })
   .openapi('Run');
 
-interface Target {
-  orgId: string;
-  instanceId: string;
-  offeringId: string;
-  versionId: string;
-  pricePerRunMc: number;
-  pricePer1kTokensMc: number;
-  keyLimit: number;
-  orgLimit: number;
-}
-
 export function createRunRouter(deps: RunRouteDeps): Router {
   const { api, db, temporal, config } = deps;
   const router = Router();
-  const limiter = new RateLimiter(db);
-
-  /** The org's active instance of the agent, which this key may use. */
-  async function targetFor(orgId: string, slug: string, keyInstance: string | null): Promise<Target> {
-    const row = await db('instances as i')
-      .join('offerings as o', 'o.id', 'i.offering_id')
-      .join('plans as p', 'p.id', 'i.plan_id')
-      .where({ 'i.org_id': orgId, 'o.slug': slug, 'i.status': 'active' })
-      .modify((q) => {
-        if (keyInstance) q.where('i.id', keyInstance);
-      })
-      .orderBy('i.created_at', 'desc')
-      .first('i.id', 'i.offering_id', 'i.offering_version_id', 'p.price_per_run_mc', 'p.price_per_1k_tokens_mc', 'p.rate_limit_per_minute', 'p.org_rate_limit_per_minute');
-    if (!row) throw notFound(`Agent ${slug} (no active subscription this key may use)`);
-    return {
-      orgId, instanceId: row.id, offeringId: row.offering_id, versionId: row.offering_version_id, pricePerRunMc: row.price_per_run_mc,
-      pricePer1kTokensMc: row.price_per_1k_tokens_mc, keyLimit: row.rate_limit_per_minute, orgLimit: row.org_rate_limit_per_minute,
-    };
-  }
-
-  /** Starts the run's workflow and waits for its result update, at most `waitMs`. */
-  async function execute(req: RunRequest, waitMs: number): Promise<RunOutcome | null> {
-    const startWorkflowOperation = new WithStartWorkflowOperation('runWithCreditHold', {
-      workflowId: runWorkflowId(req.runId),
-      taskQueue: deps.taskQueue,
-      args: [req],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
-    const result = temporal.workflow.executeUpdateWithStart(runResultUpdate, { startWorkflowOperation }) as Promise<RunOutcome>;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
-    try {
-      return await Promise.race([result, timeout]);
-    } finally {
-      clearTimeout(timer);
-      result.catch(() => undefined);
-    }
-  }
-
-  function recordStart(req: RunRequest): void {
-    // Not awaited: the workflow writes the finished row; this one lets GET /v1/runs/{id} see a running run.
-    db('runs')
-      .insert({
-        id: req.runId, org_id: req.payer.kind === 'org' ? req.payer.orgId : null, demo_visitor_id: req.payer.kind === 'demo' ? req.payer.visitorId : null,
-        instance_id: req.instanceId, offering_id: req.offeringId, api_key_id: req.apiKeyId, status: 'running', hold_mc: req.holdMc,
-      })
-      .onConflict('id')
-      .ignore()
-      .catch(() => undefined);
-  }
+  const starter = createRunStarter({ db, temporal, config, taskQueue: deps.taskQueue });
+  const { limiter } = starter;
+  // Not awaited on the hot path: the workflow writes the finished row either way.
+  const recordStart = (run: RunRequest) => void starter.recordStart(run).catch(() => undefined);
 
   function answer(res: Response, outcome: RunOutcome | null, runId: string, startedAt: number): void {
     const latency = Math.round(performance.now() - startedAt);
@@ -155,19 +97,17 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   }, async (req, res, { body }) => {
     const startedAt = performance.now();
     const key = req.apiKey!;
-    const target = await targetFor(key.orgId, body.agent, key.instanceId);
-    const decision = await limiter.consume([{ key: `key:${key.id}`, limit: target.keyLimit }, { key: `org:${key.orgId}`, limit: target.orgLimit }]);
+    // The key's own instance if it is restricted to one, else the org's newest active instance of the agent.
+    const target = await starter.findTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
+    if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
+    const decision = await starter.admit(target, key.id);
     if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
-    const maxCost = target.pricePerRunMc + Math.ceil((HOLD_TOKEN_ALLOWANCE * target.pricePer1kTokensMc) / 1000);
-    const holdMc = Math.max(1, Math.min(maxCost, body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : maxCost));
-    const run: RunRequest = {
-      runId: randomUUID(), payer: { kind: 'org', orgId: key.orgId }, offeringId: target.offeringId, instanceId: target.instanceId, versionId: target.versionId,
-      apiKeyId: key.id, input: body.input, sessionId: body.session_id, holdMc, pricePerRunMc: target.pricePerRunMc,
-      pricePer1kTokensMc: target.pricePer1kTokensMc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
-    };
+    const run = starter.request(target, {
+      apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
+    });
     recordStart(run);
-    answer(res, await execute(run, config.RUN_SYNC_WAIT_MS), run.runId, startedAt);
+    answer(res, await starter.execute(run, config.RUN_SYNC_WAIT_MS), run.runId, startedAt);
   });
 
   async function showRun(req: Request, res: Response): Promise<void> {
@@ -261,7 +201,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
     };
     recordStart(run);
-    const outcome = await execute(run, config.RUN_SYNC_WAIT_MS);
+    const outcome = await starter.execute(run, config.RUN_SYNC_WAIT_MS);
     if (outcome?.status === 'rejected') {
       throw new AppError('insufficient-credits', 'No demo messages left', `You have used your ${config.DEMO_MESSAGES_PER_VISITOR} free messages. Sign in to get ${config.STARTER_CREDITS} free credits and keep going.`, {
         demo_messages_left: 0, sign_in_url: `${config.WEB_ORIGIN}/auth/login?return_to=/store/${offering.slug}`,
