@@ -2,7 +2,7 @@
 // due for a month (see core/instances/allowances.ts). Each grant is an
 // idempotent ledger transfer, so a retried page grants nothing twice.
 import type { Db } from '../../core/db';
-import { allowancesDue, grantAllowance } from '../../core/instances/allowances';
+import { allowancesDue, grantAllowances } from '../../core/instances/allowances';
 import type { Ledger } from '../../core/ledger';
 
 const PAGE = 200;
@@ -12,8 +12,7 @@ export function createAllowanceActivities(deps: { db: Db; ledger: Ledger }) {
     /** Grants up to one page of allowances due for `period` after `afterId`; says where the next page starts. */
     async grantAllowancesDue(input: { period: string; afterId: string | null }): Promise<{ granted: number; nextAfterId: string | null }> {
       const due = await allowancesDue(deps.db, input.period, { afterId: input.afterId, limit: PAGE });
-      // Side by side: the ledger's batcher commits them together.
-      await Promise.all(due.map((d) => grantAllowance(deps.ledger, d, input.period)));
+      await grantAllowances(deps.ledger, due, input.period);
       return { granted: due.length, nextAfterId: due.length === PAGE ? due.at(-1)!.instanceId : null };
     },
   };

@@ -8,10 +8,11 @@ import type { Db } from '../../core/db';
 import { instanceManifest, instanceManifestPath, type GitOpsRepo } from '../../core/gitops';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Ledger } from '../../core/ledger';
-import type { FlowExport, AgentRuntime } from '../../core/runtime/agent-runtime';
+import type { AgentRuntime } from '../../core/runtime/agent-runtime';
+import { createVersionFlows } from '../../core/runtime/version-flows';
 import type { SaleorClient } from '../../core/saleor/client';
 import { PAID_CHARGE_STATUSES, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
-import { allowancePeriod, grantAllowance } from '../../core/instances/allowances';
+import { allowancePeriod, grantAllowances } from '../../core/instances/allowances';
 import { instanceSecretPath, type SecretStore } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import { classifyFailures, OrderRejectedError } from '../failures';
@@ -58,10 +59,9 @@ export const creditGrantId = (orderId: string, line: number) => `order:${orderId
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const { db, catalog, instances, ledger, saleor } = deps;
-  // Every instance of a version shares its flow, and a version's flow never changes: once registered (or found
-  // unchanged) here, it is reused for a while instead of listing and reading Langflow's flows for every order.
-  const flowRecheckMs = deps.flowRecheckMs ?? 60_000;
-  const ensuredFlows = new Map<string, { flowId: string; at: number }>();
+  // Every instance of a version shares its flow: once registered (or found unchanged) here, it is reused for a
+  // while instead of listing and reading Langflow's flows for every order.
+  const flowFor = createVersionFlows(deps, { recheckMs: deps.flowRecheckMs ?? 60_000 });
 
   async function loadOrder(input: OrderInput): Promise<LoadedOrder> {
     if (input.kind === 'free') {
@@ -196,20 +196,8 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     return { sha256: version.sha256, bytes: bytes.length };
   }
 
-  async function ensureVersionFlow(versionId: string): Promise<string> {
-    const known = ensuredFlows.get(versionId);
-    if (known && Date.now() - known.at < flowRecheckMs) return known.flowId;
-    const version = await catalog.getVersion(versionId);
-    const offering = await catalog.getById(version.offeringId);
-    const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
-    const name = version.runtimeFlowName ?? `cmp-${offering.slug}-v${version.version.replace(/[^0-9A-Za-z]/g, '-')}`;
-    const { flowId } = await deps.runtime.ensureFlow({ name, endpointName: name, flow, description: `${offering.name} ${version.version} (CMP)` });
-    ensuredFlows.set(versionId, { flowId, at: Date.now() });
-    return flowId;
-  }
-
   async function registerFlow(input: { instanceId: string; versionId: string }): Promise<{ flowId: string }> {
-    const flowId = await ensureVersionFlow(input.versionId);
+    const { flowId } = await flowFor(input.versionId);
     await db('instances').where('id', input.instanceId).update({ runtime_flow_id: flowId, updated_at: db.fn.now() });
     return { flowId };
   }
@@ -276,7 +264,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     const plan = await catalog.getPlan(instance.planId);
     if (plan.monthlyCreditsMc > 0) {
       const due = { instanceId: instance.id, orgId: instance.orgId, orderId: instance.orderId, planCode: plan.code, amountMc: plan.monthlyCreditsMc };
-      await grantAllowance(ledger, due, allowancePeriod(new Date()));
+      await grantAllowances(ledger, [due], allowancePeriod(new Date()));
     }
     await db('instances')
       .where('id', input.instanceId)

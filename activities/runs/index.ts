@@ -8,6 +8,7 @@ import type { Db } from '../../core/db';
 import { InsufficientCreditsError } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import type { AgentRuntime, FlowExport } from '../../core/runtime/agent-runtime';
+import { createVersionFlows } from '../../core/runtime/version-flows';
 import { nodesDeclaringRunToken, runTokenTweaks } from '../../core/connectors/flow-inputs';
 import type { RunTokenIssuer } from '../../core/connectors/run-token';
 import type { RunOutcome, RunRequest } from '../../workflows/runs/contract';
@@ -32,9 +33,8 @@ export function createRunActivities(deps: RunDeps) {
   // Account ids never change once made: cache them to keep the hot path to one ledger call.
   const wallets = new Map<string, Promise<string>>();
   let revenue: Promise<string> | undefined;
-  const flows = new Map<string, Promise<string>>();
-  // Per version: the flow's nodes that take a run token (see core/connectors/flow-inputs.ts).
-  const tokenNodes = new Map<string, string[]>();
+  // Per flow: its nodes that take a run token (see core/connectors/flow-inputs.ts).
+  const tokenNodes = new WeakMap<FlowExport, string[]>();
 
   const once = (map: Map<string, Promise<string>>, key: string, make: () => Promise<string>) => {
     let p = map.get(key);
@@ -55,15 +55,8 @@ export function createRunActivities(deps: RunDeps) {
     return revenue;
   };
 
-  /** The runtime's flow for a catalog version: artifact read and sha256-checked, registered once per worker. */
-  const flowFor = (versionId: string) =>
-    once(flows, versionId, async () => {
-      const version = await deps.catalog.getVersion(versionId);
-      const flow = JSON.parse((await deps.artifacts.getVerified(version.artifactKey, version.sha256)).toString('utf8')) as FlowExport;
-      tokenNodes.set(versionId, nodesDeclaringRunToken(flow));
-      const name = version.runtimeFlowName ?? `cmp-version-${version.id}`;
-      return (await deps.runtime.ensureFlow({ name, endpointName: name, flow })).flowId;
-    });
+  /** The runtime's flow for a catalog version, registered once per worker. */
+  const flowFor = createVersionFlows(deps, { recheckMs: Infinity });
 
   async function placeHold(input: { runId: string; payer: RunRequest['payer']; holdMc: number; timeoutMs: number }): Promise<{ ok: true } | { ok: false; availableMc: number }> {
     const [wallet, rev] = await Promise.all([walletOf(input.payer), revenueAccount()]);
@@ -80,9 +73,10 @@ export function createRunActivities(deps: RunDeps) {
   }
 
   async function executeRun(input: { versionId: string; input: string; sessionId?: string; timeoutMs: number; runToken?: { orgId: string; instanceId: string; runId: string } }) {
-    const flowId = await flowFor(input.versionId);
+    const { flowId, flow } = await flowFor(input.versionId);
     // Runs of an instance hand the flow a connector token (minted here, so it never enters Temporal's history).
-    const nodes = tokenNodes.get(input.versionId) ?? [];
+    let nodes = tokenNodes.get(flow);
+    if (!nodes) tokenNodes.set(flow, (nodes = nodesDeclaringRunToken(flow)));
     const tweaks = input.runToken && deps.connectorTokens && nodes.length > 0
       ? runTokenTweaks(nodes, await deps.connectorTokens.issue({ ...input.runToken, ttlMs: input.timeoutMs }), deps.connectorTokens.gatewayUrl)
       : undefined;

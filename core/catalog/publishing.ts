@@ -8,6 +8,9 @@ export interface FlowArtifacts {
   put(bytes: Buffer): Promise<{ key: string; sha256: string }>;
 }
 
+/** The name (and endpoint) a version's flow is registered under in the runtime. */
+export const runtimeFlowName = (offeringSlug: string, version: string) => `cmp-${offeringSlug}-v${version.replace(/[^0-9A-Za-z]/g, '-')}`;
+
 /** Returns the problems of a would-be Langflow flow export; empty when it is one. */
 export type FlowValidator = (flow: unknown) => string[];
 
@@ -30,6 +33,6 @@ export async function addVersionFromFlow(
     changelog: input.changelog,
     artifactKey: key,
     sha256,
-    runtimeFlowName: `cmp-${offering.slug}-v${input.version.replace(/[^0-9A-Za-z]/g, "-")}`,
+    runtimeFlowName: runtimeFlowName(offering.slug, input.version),
   });
 }

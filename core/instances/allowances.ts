@@ -19,12 +19,19 @@ export interface AllowanceDue {
   amountMc: number;
 }
 
-export async function grantAllowance(ledger: Ledger, due: AllowanceDue, period: string): Promise<void> {
-  const [promo, wallet] = await Promise.all([ledger.ensureSystemAccount('promo'), ledger.ensureWallet(due.orgId)]);
-  await ledger.transfer({
-    id: allowanceGrantId(due.instanceId, period), debitAccountId: promo.id, creditAccountId: wallet.id, amount: due.amountMc,
+/** Grants the allowances side by side (the ledger's batcher commits them together), each wallet looked up once. */
+export async function grantAllowances(ledger: Ledger, dues: AllowanceDue[], period: string): Promise<void> {
+  if (dues.length === 0) return;
+  const promo = await ledger.ensureSystemAccount('promo');
+  const wallets = new Map<string, Promise<string>>();
+  const walletOf = (orgId: string) => {
+    if (!wallets.has(orgId)) wallets.set(orgId, ledger.ensureWallet(orgId).then((w) => w.id));
+    return wallets.get(orgId)!;
+  };
+  await Promise.all(dues.map(async (due) => ledger.transfer({
+    id: allowanceGrantId(due.instanceId, period), debitAccountId: promo.id, creditAccountId: await walletOf(due.orgId), amount: due.amountMc,
     reason: 'monthly_allowance', orderId: due.orderId ?? undefined, metadata: { instance_id: due.instanceId, plan: due.planCode, period },
-  });
+  })));
 }
 
 /** Active instances with monthly credits and no grant for `period` yet, in id order after `afterId`. */

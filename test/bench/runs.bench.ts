@@ -112,7 +112,8 @@ async function main(): Promise<void> {
     });
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: silent });
     const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const worker = await Worker.create({
       connection: workerConnection, taskQueue: taskQueues.runs, workflowBundle: bundle,
@@ -120,7 +121,6 @@ async function main(): Promise<void> {
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
     });
     // The Temporal floor: an empty workflow of the same shape, on its own task queue and worker in this process.
-    const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
     const floorWorker = await Worker.create({
       connection: workerConnection, taskQueue: 'bench-floor', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100,
       workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/bench/temporal-floor.workflow.ts'), logger: silent }),
