@@ -2,29 +2,30 @@
 //
 // A row lock and a commit per transfer caps a hot wallet at the disk's fsync
 // rate (a few hundred per second). Instead every Ledger instance has one
-// batcher: operations that arrive while a transaction is in flight wait in a
-// queue, and the next transaction applies all of them at once:
-//   1. lock every touched account FOR UPDATE, in id order (deadlock-free
-//      across processes: every batcher locks in the same order);
-//   2. load the transfers the batch can meet (its ids, for idempotency, and
-//      the holds it resolves with their resolutions) in one query;
-//   3. apply each op in memory in arrival order (apply.ts), each with its own
-//      success or failure;
-//   4. one multi-row INSERT of transfers, one UPDATE of the touched accounts;
-//   5. commit, then resolve each caller's promise.
-// Several processes (API replicas, workers) each run a batcher; the row locks
-// serialize their batches on shared accounts, and the database constraints
-// (wallet check, one resolution per hold, unique ids) hold whatever happens.
+// batcher: operations that arrive while batches are in flight wait in a
+// queue, and the next batch applies all of them at once, in arrival order,
+// each with its own success or failure (apply.ts).
 //
-// The revenue account is credited by every hold and settle, so every batch
-// locks it. It is not sharded: within a process the batcher already makes it
-// one row update per batch, and across processes batches queue on it for one
-// commit each, which is the same cost they pay for the transaction anyway
-// (measured: spread over 1,000 wallets runs as fast as one hot wallet).
+// A batch goes one of two ways (migration 20261201_006 tells the why):
+// - known: every account and hold it names is in this process's memory
+//   (accounts as last seen, holds as written; holds never change). It is
+//   applied from memory and written in one autocommitted call, ledger_write,
+//   which checks what memory assumed: each wallet still has the balance the
+//   batch needs at its lowest point, no settled hold has timed out, no id is
+//   taken and no hold resolved meanwhile (unique keys). One round trip, and no
+//   lock is held across one.
+// - exact: in a transaction, lock every touched account in id order, read the
+//   accounts and transfers, apply, ledger_write, commit. Taken by a batch that
+//   names something memory lacks, expires holds, or was refused credits or a
+//   settle from memory (a stale balance or clock may be wrong there), and by a
+//   known batch whose write failed its checks.
+// Several processes (API replicas, workers) each run a batcher; the database
+// constraints (wallet check, one resolution per hold, unique ids) hold
+// whatever happens.
 import type { PoolClient } from 'pg';
 import { notFound, validation } from '../errors';
 import type { Db } from '../db';
-import { applyBatch, type AccountState, type LedgerOp, type OpResult } from './apply';
+import { applyBatch, type AccountState, type BatchOutcome, type BatchState, type LedgerOp, type OpResult } from './apply';
 import { checkLedgerInvariants } from './invariants';
 import type {
   Account, AccountKind, Balance, HoldInput, Ledger, ReleaseInput, SettleInput, Statement, StatementEntry, SystemAccountKind,
@@ -38,13 +39,14 @@ export interface LedgerOptions {
   /** Holds voided per expiry transaction. */
   expiryBatch?: number;
   /**
-   * Transactions one instance runs at once. 1 is plain group commit; 2 (the
-   * default) overlaps one batch's commit (fsync) with the next one's locking
-   * and loading, which measured ~1.5× faster here; 4 was slower again.
+   * Batches one instance runs at once: while one commits (fsync), the next
+   * reads and applies.
    */
   maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
   maxRetries?: number;
+  /** Accounts, and transfers, kept in memory for batches that need no read (0: every batch reads). */
+  remember?: number;
 }
 
 interface Pending {
@@ -55,7 +57,11 @@ interface Pending {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
+// A concurrent writer inserted one of our ids or resolved one of our holds (23505), a deadlock or serialization failure.
 const RETRYABLE = new Set(['23505', '40P01', '40001']);
+// A known batch's write found memory wrong: a wallet without what the batch needs (CL001, or the wallet check
+// itself), a settled hold timed out (CL002), or one of the above.
+const REFUSED = new Set([...RETRYABLE, 'CL001', 'CL002', '23514']);
 
 export interface TransferRow {
   id: string;
@@ -94,27 +100,42 @@ const toAccount = (r: AccountRow): Account => ({
 
 // Statement texts, named so PostgreSQL parses and plans them once per connection.
 const SQL = {
-  lockAndLoad: {
-    name: 'ledger_lock_and_load',
-    text: 'select ledger_lock_and_load($1::uuid[], $2::text[], $3::text[], $4::timestamptz, $5::int) as batch',
+  loadLocked: {
+    name: 'ledger_load_locked',
+    text: 'select ledger_load_locked($1::uuid[], $2::text[], $3::text[], $4::timestamptz, $5::int) as batch',
   },
-  // One statement writes the whole batch: transfers, the open-holds list and the balances.
+  // One call writes the whole batch: transfers, the open-holds list and the balance deltas.
   write: {
-    name: 'ledger_write_batch',
-    text: `with inserted as (
-             insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata)
-             select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[],
-                                  $8::text[], $9::text[], $10::text[], $11::jsonb[])
-           ), opened as (
-             insert into pending_holds (transfer_id, timeout_at) select * from unnest($12::text[], $13::timestamptz[])
-           ), closed as (
-             delete from pending_holds where transfer_id = any($14::text[])
-           )
-           update accounts a set debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dpe, credits_pending = v.cpe
-           from unnest($15::uuid[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[]) as v(id, dp, cp, dpe, cpe)
-           where a.id = v.id`,
+    name: 'ledger_write',
+    text: `select ledger_write($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
+             $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::bigint[], $14::text[],
+             $15::uuid[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::timestamptz[]) as written`,
   },
 } as const;
+
+/** What the batcher did, for benchmarks and tests. */
+export interface LedgerStats {
+  batches: number;
+  ops: number;
+  /** Batches that went the exact (locked) way. */
+  exact: number;
+  /** Of those, batches whose known write failed its checks first. */
+  refused: number;
+}
+
+/** Bounded memory, oldest entry out first. */
+class Recent<V> extends Map<string, V> {
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override set(key: string, value: V): this {
+    if (!this.has(key) && this.size >= this.max) this.delete(this.keys().next().value!);
+    return super.set(key, value);
+  }
+}
+
+type Balances = Omit<AccountState, 'lowest'>;
 
 export class PgLedger implements Ledger {
   private queue: Pending[] = [];
@@ -123,12 +144,22 @@ export class PgLedger implements Ledger {
   private readonly maxBatch: number;
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
+  readonly stats: LedgerStats = { batches: 0, ops: 0, exact: 0, refused: 0 };
+  // What this process has seen committed: accounts with their balances then,
+  // and transfers (immutable) with the resolution of each hold.
+  private readonly accounts: Recent<Balances>;
+  private readonly transfers: Recent<Transfer>;
+  private readonly resolutions: Recent<Transfer>;
 
   constructor(private readonly db: Db, opts: LedgerOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 500;
     this.expiryBatch = opts.expiryBatch ?? 500;
     this.maxRetries = opts.maxRetries ?? 5;
-    this.maxInFlight = opts.maxInFlight ?? 2;
+    this.maxInFlight = opts.maxInFlight ?? 3;
+    const remember = opts.remember ?? 50_000;
+    this.accounts = new Recent(remember);
+    this.transfers = new Recent(remember);
+    this.resolutions = new Recent(remember);
   }
 
   async transfer(input: TransferInput): Promise<Transfer> {
@@ -268,9 +299,22 @@ export class PgLedger implements Ledger {
   }
 
   private async commitWithRetry(ops: LedgerOp[]): Promise<OpResult[]> {
+    this.stats.batches += 1;
+    this.stats.ops += ops.length;
+    const known = this.knownState(ops);
+    if (known) {
+      try {
+        const results = await this.commitKnown(ops, known);
+        if (results) return results;
+      } catch (error) {
+        if (!REFUSED.has((error as { code?: string }).code ?? '')) throw error;
+        this.stats.refused += 1;
+      }
+    }
+    this.stats.exact += 1;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.commitBatch(ops);
+        return await this.commitExact(ops);
       } catch (error) {
         const code = (error as { code?: string }).code;
         // A concurrent process inserted one of our ids (or resolved one of our
@@ -280,7 +324,55 @@ export class PgLedger implements Ledger {
     }
   }
 
-  private async commitBatch(ops: LedgerOp[]): Promise<OpResult[]> {
+  /** The state a batch needs, from memory; null when memory lacks any of it. */
+  private knownState(ops: LedgerOp[]): BatchState | null {
+    const accounts = new Map<string, AccountState>();
+    const transfers = new Map<string, Transfer>();
+    const resolutions = new Map<string, Transfer>();
+    const account = (id: string) => {
+      if (accounts.has(id)) return true;
+      const a = this.accounts.get(id);
+      if (a) accounts.set(id, { ...a });
+      return a !== undefined;
+    };
+    for (const op of ops) {
+      if (op.type === 'expire') return null;
+      const seen = this.transfers.get(op.input.id);
+      if (seen) transfers.set(seen.id, seen);
+      if (op.type === 'settle' || op.type === 'release') {
+        const hold = this.transfers.get(op.input.pendingId);
+        if (!hold || !account(hold.debitAccountId) || !account(hold.creditAccountId)) return null;
+        transfers.set(hold.id, hold);
+        const resolution = this.resolutions.get(hold.id);
+        if (resolution) resolutions.set(hold.id, resolution);
+      } else if (!account(op.input.debitAccountId) || !account(op.input.creditAccountId)) {
+        return null;
+      }
+    }
+    return { now: new Date(), accounts, transfers, resolutions, expiryCandidates: [] };
+  }
+
+  /** The known way: one autocommitted write. Null when the batch must go the exact way. */
+  private async commitKnown(ops: LedgerOp[], state: BatchState): Promise<OpResult[] | null> {
+    const start = new Map([...state.accounts].map(([id, a]) => [id, { ...a }]));
+    const outcome = applyBatch(ops, state);
+    // Memory may lack what refuses an op rightly, or hold what refuses it wrongly (a balance since raised,
+    // a resolution made elsewhere, this machine's clock), and the write can only prove successes: only
+    // the exact way refuses.
+    if (outcome.results.some((r) => !r.ok)) return null;
+    const settled = outcome.inserts.flatMap((t) => (t.kind === 'post_pending' ? [state.transfers.get(t.pendingId!)!.timeoutAt!] : []));
+    const client = (await this.db.client.acquireConnection()) as PoolClient;
+    try {
+      const written = await this.write(client, outcome, state, start, settled);
+      this.remember(outcome, state, written);
+      return outcome.results;
+    } finally {
+      await this.db.client.releaseConnection(client);
+    }
+  }
+
+  /** The exact way: lock, read, apply, write, commit. */
+  private async commitExact(ops: LedgerOp[]): Promise<OpResult[]> {
     const ids = new Set<string>();
     const pendingIds = new Set<string>();
     const accountIds = new Set<string>();
@@ -303,19 +395,19 @@ export class PgLedger implements Ledger {
     try {
       await client.query('begin');
       const { rows: [loaded] } = await client.query<{ batch: LoadedBatch }>({
-        ...SQL.lockAndLoad,
+        ...SQL.loadLocked,
         values: [[...accountIds].filter((id) => UUID.test(id)), [...ids], [...pendingIds], expiryNow, this.expiryBatch],
       });
       const batch = loaded!.batch;
       const accounts = new Map<string, AccountState>();
-      const before = new Map<string, string>();
+      const start = new Map<string, AccountState>();
       for (const r of batch.accounts) {
         const a: AccountState = {
           id: r.id, limited: r.limited, debitsPosted: r.debits_posted, creditsPosted: r.credits_posted,
           debitsPending: r.debits_pending, creditsPending: r.credits_pending,
         };
         accounts.set(r.id, a);
-        before.set(r.id, balanceKey(a));
+        start.set(r.id, { ...a });
       }
       const allPending = new Set([...pendingIds, ...batch.candidates]);
       const transfers = new Map<string, Transfer>();
@@ -326,31 +418,14 @@ export class PgLedger implements Ledger {
         if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
       }
       const expiryCandidates = batch.candidates.flatMap((id) => transfers.get(id) ?? []);
+      const state: BatchState = { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates };
 
-      const outcome = applyBatch(ops, { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates });
-
-      // A hold opened and resolved in the same batch never enters pending_holds.
-      const resolvedHere = new Set(outcome.resolved);
-      const openedHere = new Set(outcome.opened.map((t) => t.id));
-      const opened = outcome.opened.filter((t) => !resolvedHere.has(t.id));
-      const closed = outcome.resolved.filter((id) => !openedHere.has(id));
-      const changed = [...outcome.touched].map((id) => accounts.get(id)!).filter((a) => before.get(a.id) !== balanceKey(a));
-      const rows = outcome.inserts;
-      if (rows.length > 0 || changed.length > 0) {
-        await client.query({
-          ...SQL.write,
-          values: [
-            rows.map((t) => t.id), rows.map((t) => t.debitAccountId), rows.map((t) => t.creditAccountId), rows.map((t) => t.amount),
-            rows.map((t) => t.kind), rows.map((t) => t.pendingId), rows.map((t) => t.timeoutAt?.toISOString() ?? null),
-            rows.map((t) => t.reason), rows.map((t) => t.runId), rows.map((t) => t.orderId), rows.map((t) => JSON.stringify(t.metadata)),
-            opened.map((t) => t.id), opened.map((t) => t.timeoutAt!.toISOString()),
-            closed,
-            changed.map((a) => a.id), changed.map((a) => a.debitsPosted), changed.map((a) => a.creditsPosted),
-            changed.map((a) => a.debitsPending), changed.map((a) => a.creditsPending),
-          ],
-        });
-      }
+      const outcome = applyBatch(ops, state);
+      const written = await this.write(client, outcome, state, start, []);
       await client.query('commit');
+      for (const t of transfers.values()) this.transfers.set(t.id, t);
+      for (const [id, t] of resolutions) this.resolutions.set(id, t);
+      this.remember(outcome, state, written);
       return outcome.results;
     } catch (error) {
       try {
@@ -365,7 +440,70 @@ export class PgLedger implements Ledger {
       await this.db.client.releaseConnection(client);
     }
   }
+
+  /** ledger_write for an applied batch; the transfers it returns carry the database's time. */
+  private async write(
+    on: PoolClient, outcome: BatchOutcome, state: BatchState, start: Map<string, AccountState>, settledTimeouts: Date[],
+  ): Promise<Written | null> {
+    // A hold opened and resolved in the same batch never enters pending_holds.
+    const resolvedHere = new Set(outcome.resolved);
+    const openedHere = new Set(outcome.opened.map((t) => t.id));
+    const opened = outcome.opened.filter((t) => !resolvedHere.has(t.id));
+    const closed = outcome.resolved.filter((id) => !openedHere.has(id));
+    const moves = [...outcome.touched].flatMap((id) => {
+      const a = state.accounts.get(id)!;
+      const s = start.get(id)!;
+      const move = {
+        id, dp: a.debitsPosted - s.debitsPosted, cp: a.creditsPosted - s.creditsPosted,
+        dpe: a.debitsPending - s.debitsPending, cpe: a.creditsPending - s.creditsPending,
+        need: a.limited ? Math.max(0, available(s) - (a.lowest ?? available(s))) : null,
+      };
+      return move.dp || move.cp || move.dpe || move.cpe || move.need ? [move] : [];
+    });
+    const rows = outcome.inserts;
+    if (rows.length === 0 && moves.length === 0) return null;
+    const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);
+    const { rows: [result] } = await on.query<{ written: { now: string; accounts: WrittenAccount[] } }>({
+      ...SQL.write,
+      values: [
+        rows.map((t) => t.id), rows.map((t) => t.debitAccountId), rows.map((t) => t.creditAccountId), rows.map((t) => t.amount),
+        rows.map((t) => t.kind), rows.map((t) => t.pendingId), rows.map(timeoutMs),
+        rows.map((t) => t.reason), rows.map((t) => t.runId), rows.map((t) => t.orderId), rows.map((t) => JSON.stringify(t.metadata)),
+        opened.map((t) => t.id), opened.map(timeoutMs), closed,
+        moves.map((m) => m.id), moves.map((m) => m.dp), moves.map((m) => m.cp), moves.map((m) => m.dpe), moves.map((m) => m.cpe),
+        moves.map((m) => m.need), settledTimeouts.map((d) => d.toISOString()),
+      ],
+    });
+    const now = new Date(result!.written.now);
+    // The transfers were applied at this process's time (or the read's); the database's is the one stored.
+    const shift = now.getTime() - state.now.getTime();
+    if (shift !== 0) {
+      for (const t of rows) {
+        t.createdAt = now;
+        if (t.timeoutAt) t.timeoutAt = new Date(t.timeoutAt.getTime() + shift);
+      }
+    }
+    return { accounts: result!.written.accounts };
+  }
+
+  /** What a committed batch leaves in memory: its transfers, and its accounts as they now stand. */
+  private remember(outcome: BatchOutcome, state: BatchState, written: Written | null): void {
+    for (const t of outcome.inserts) {
+      this.transfers.set(t.id, t);
+      if (t.pendingId) this.resolutions.set(t.pendingId, t);
+    }
+    const moved = new Map((written?.accounts ?? []).map((a) => [a.id, a]));
+    for (const a of state.accounts.values()) {
+      const m = moved.get(a.id);
+      this.accounts.set(a.id, m
+        ? { id: a.id, limited: a.limited, debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending }
+        : { id: a.id, limited: a.limited, debitsPosted: a.debitsPosted, creditsPosted: a.creditsPosted, debitsPending: a.debitsPending, creditsPending: a.creditsPending });
+    }
+  }
 }
+
+interface WrittenAccount { id: string; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }
+interface Written { accounts: WrittenAccount[] }
 
 interface LoadedBatch {
   now: string;
@@ -374,7 +512,7 @@ interface LoadedBatch {
   candidates: string[];
 }
 
-const balanceKey = (a: AccountState) => `${a.debitsPosted}/${a.creditsPosted}/${a.debitsPending}/${a.creditsPending}`;
+const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
 
 const fromJson = (r: LoadedBatch['transfers'][number]): Transfer =>
   toTransfer({ ...r, timeout_at: r.timeout_at ? new Date(r.timeout_at) : null, created_at: new Date(r.created_at) });

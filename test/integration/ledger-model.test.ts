@@ -212,16 +212,23 @@ describe('ledger against an in-memory model', () => {
 
           // Some serial order of the round must give exactly what was observed, and leave exactly the state the
           // database holds: several orders can give the same answers (an expiry racing two new holds voids either
-          // one), so the balances and which hold was resolved by what pick among them.
+          // one), so the balances, which hold was resolved by what, and each hold's timeout pick among them.
           const balances = await Promise.all(accounts.map((a) => ledgers[0].balance(a)));
           const resolutions = new Map<string, string>(
             (await db('transfers').whereIn('pending_id', holdIds).select('id', 'pending_id'))
               .map((t: { id: string; pending_id: string }) => [t.pending_id.replace(prefix, ''), t.id.replace(prefix, '')]),
           );
+          // Two racing holds under one id with other timeouts: whichever committed first is stored, and decides later expiries.
+          const shortHolds = new Set<string>(
+            (await db('transfers').whereIn('id', holdIds).where('kind', 'pending')
+              .whereRaw(`timeout_at - created_at < interval '10 minutes'`).pluck('id'))
+              .map((id: string) => id.replace(prefix, '')),
+          );
           const sameBalances = (m: Model) => balances.every((b, i) =>
             b.debitsPosted - start[i]!.debitsPosted === m.dp[i] && b.creditsPosted - start[i]!.creditsPosted === m.cp[i]
             && b.debitsPending - start[i]!.debitsPending === m.dpe[i] && b.creditsPending - start[i]!.creditsPending === m.cpe[i])
-            && m.resolved.size === resolutions.size && [...m.resolved].every(([hold, by]) => resolutions.get(hold) === by);
+            && m.resolved.size === resolutions.size && [...m.resolved].every(([hold, by]) => resolutions.get(hold) === by)
+            && [...m.transfers].every(([id, t]) => t.kind !== 'pending' || t.short === shortHolds.has(id));
           const modelIds = holdIds.map((h) => h.slice(prefix.length));
           const unprefixed = r.map(([c]) => c);
           let answersOnly: Model | null = null;
