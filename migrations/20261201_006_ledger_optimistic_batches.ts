@@ -80,27 +80,28 @@ export async function up(knex: Knex): Promise<void> {
       if v_now >= any(p_settled_timeouts) then
         raise exception 'ledger: a hold timed out before it was settled' using errcode = 'CL002';
       end if;
-      insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata, created_at)
-      select id, debit, credit, amount, kind, pending, v_now + timeout_ms * interval '1 millisecond', reason, run, ord, metadata, v_now
-      from unnest(t_id, t_debit, t_credit, t_amount, t_kind, t_pending, t_timeout_ms, t_reason, t_run, t_order, t_metadata)
-        as t(id, debit, credit, amount, kind, pending, timeout_ms, reason, run, ord, metadata);
-      if cardinality(h_opened) > 0 then
-        insert into pending_holds (transfer_id, timeout_at)
-        select id, v_now + timeout_ms * interval '1 millisecond' from unnest(h_opened, h_timeout_ms) as h(id, timeout_ms);
-      end if;
-      if cardinality(h_closed) > 0 then
-        delete from pending_holds where transfer_id = any(h_closed);
-      end if;
-      -- Last, so the shared accounts stay locked only for this and the commit.
+      -- One statement, so one executor run a batch. The inserts go first (the update waits on them), so the
+      -- shared accounts stay locked only for their update and the commit; the batcher sends a_id sorted, and
+      -- the update locks in that order, as every writer does: no deadlocks between batches.
       -- a_need: the available balance a wallet must have for every op of the batch to pass in order.
-      with locked as (
-        select id from accounts where id = any(a_id) order by id for no key update
+      with inserted as (
+        insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata, created_at)
+        select id, debit, credit, amount, kind, pending, v_now + timeout_ms * interval '1 millisecond', reason, run, ord, metadata, v_now
+        from unnest(t_id, t_debit, t_credit, t_amount, t_kind, t_pending, t_timeout_ms, t_reason, t_run, t_order, t_metadata)
+          as t(id, debit, credit, amount, kind, pending, timeout_ms, reason, run, ord, metadata)
+        returning 1
+      ), opened as (
+        insert into pending_holds (transfer_id, timeout_at)
+        select id, v_now + timeout_ms * interval '1 millisecond' from unnest(h_opened, h_timeout_ms) as h(id, timeout_ms)
+        returning 1
+      ), closed as (
+        delete from pending_holds where transfer_id = any(h_closed) returning 1
       ), moved as (
         update accounts a set debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
                               debits_pending = a.debits_pending + v.dpe, credits_pending = a.credits_pending + v.cpe
         from unnest(a_id, a_debits_posted, a_credits_posted, a_debits_pending, a_credits_pending, a_need) as v(id, dp, cp, dpe, cpe, need)
-        where a.id = v.id and a.id in (select id from locked)
-          and (v.need is null or a.credits_posted - a.debits_posted - a.debits_pending >= v.need)
+        where a.id = v.id and (v.need is null or a.credits_posted - a.debits_posted - a.debits_pending >= v.need)
+          and (select count(*) from inserted) + (select count(*) from opened) + (select count(*) from closed) >= 0
         returning a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
       )
       select coalesce(json_agg(moved), '[]') into v_accounts from moved;

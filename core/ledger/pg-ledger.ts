@@ -55,6 +55,8 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** Queue length from which free batch slots share it. */
+const SHARED_QUEUE = 16;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
 // A concurrent writer inserted one of our ids or resolved one of our holds (23505), a deadlock or serialization failure.
@@ -140,6 +142,7 @@ type Balances = Omit<AccountState, 'lowest'>;
 export class PgLedger implements Ledger {
   private queue: Pending[] = [];
   private inFlight = 0;
+  private startScheduled = false;
   private readonly maxInFlight: number;
   private readonly maxBatch: number;
   private readonly expiryBatch: number;
@@ -277,16 +280,32 @@ export class PgLedger implements Ledger {
   private submit(op: LedgerOp): Promise<Transfer | number> {
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
-      if (this.inFlight < this.maxInFlight) void this.runBatch();
+      // Callers woken by one commit submit their next ops in the same turn of the event loop: starting a
+      // batch at the first of them would send it alone and queue the rest, so start once the turn is over.
+      if (!this.startScheduled && this.inFlight < this.maxInFlight) {
+        this.startScheduled = true;
+        setImmediate(() => {
+          this.startScheduled = false;
+          this.startBatches();
+        });
+      }
     });
   }
 
-  // Takes everything queued (up to maxBatch) into one transaction; when it
-  // commits, whatever queued meanwhile goes into the next.
-  private async runBatch(): Promise<void> {
-    if (this.queue.length === 0) return;
+  // A long queue is shared among the free slots, so batches alternate (one is written while the next is
+  // applied) instead of all callers moving in one lockstep batch; a short one goes whole.
+  private startBatches(): void {
+    const free = Math.max(this.maxInFlight - this.inFlight, 1);
+    const share = this.queue.length >= SHARED_QUEUE ? Math.ceil(this.queue.length / free) : this.queue.length;
+    const size = Math.min(this.maxBatch, share);
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) void this.runBatch(size);
+  }
+
+  // Takes its share of the queue into one batch; when it commits, whatever
+  // queued meanwhile goes into the next.
+  private async runBatch(size: number): Promise<void> {
     this.inFlight += 1;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const batch = this.queue.splice(0, size);
     try {
       const results = await this.commitWithRetry(batch.map((p) => p.op));
       results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
@@ -295,7 +314,7 @@ export class PgLedger implements Ledger {
     } finally {
       this.inFlight -= 1;
     }
-    if (this.inFlight < this.maxInFlight) void this.runBatch();
+    this.startBatches();
   }
 
   private async commitWithRetry(ops: LedgerOp[]): Promise<OpResult[]> {
@@ -460,6 +479,8 @@ export class PgLedger implements Ledger {
       };
       return move.dp || move.cp || move.dpe || move.cpe || move.need ? [move] : [];
     });
+    // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
+    moves.sort((a, b) => (a.id < b.id ? -1 : 1));
     const rows = outcome.inserts;
     if (rows.length === 0 && moves.length === 0) return null;
     const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);

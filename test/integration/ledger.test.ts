@@ -1,6 +1,6 @@
 // The ledger against real PostgreSQL: balances, holds, overdraft under
 // concurrency, two batchers (as two processes), expiry, idempotency.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import { createLedger, type Ledger } from '../../core/ledger';
@@ -158,6 +158,98 @@ describe('concurrency', () => {
     }
     const settled = races.filter((r, i) => i % 2 === 0 && r.status === 'fulfilled').length;
     expect(await ledger.balance(wallet)).toMatchObject({ debitsPending: 0, debitsPosted: settled * 60, available: 5_000 - settled * 60 });
+  });
+});
+
+describe('batches from memory (one round trip) and what proves them', () => {
+  // Two instances, as two processes: each remembers what it last saw, and the other changes it meanwhile.
+  const stats = (l: Ledger) => (l as unknown as { stats: { batches: number; exact: number; refused: number } }).stats;
+
+  it('a wallet spent elsewhere: the write from stale memory is refused and the exact way answers 402', async () => {
+    const a = createLedger(db);
+    const b = createLedger(db);
+    const wallet = await newWallet(1_000);
+    // Both learn the wallet (a first op on an account always goes the exact way), then A spends from memory.
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    const before = { ...stats(a) };
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    expect(stats(a).exact - before.exact).toBe(0);
+
+    // B takes all that is left; A still remembers 800 available and would grant 500.
+    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 700, reason: 'run', timeoutMs: 600_000 });
+    const mid = { ...stats(a) };
+    const refused = await failure(a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 500, reason: 'run', timeoutMs: 600_000 }));
+    expect(refused).toBeInstanceOf(InsufficientCreditsError);
+    expect(stats(a).refused - mid.refused).toBe(1);
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 0, debitsPending: 1_000 });
+    expect((await ledger.checkInvariants()).violations).toEqual([]);
+  });
+
+  it('a hold released elsewhere: settling it from memory answers conflict, not a settlement', async () => {
+    const a = createLedger(db);
+    const b = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 10, reason: 'run', timeoutMs: 600_000 });
+    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 300, reason: 'run', timeoutMs: 600_000 });
+    await b.release({ id: `${h.id}:release`, pendingId: h.id });
+    // A remembers the hold as open; even an amount larger than the hold must answer with what happened to it.
+    const late = await failure(a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 200 }));
+    expect(late.type).toBe('conflict');
+    expect(late.extensions).toMatchObject({ resolved_by: `${h.id}:release`, resolution: 'void_pending' });
+    const larger = await failure(a.settle({ id: `${h.id}:settle-2`, pendingId: h.id, amount: 5_000 }));
+    expect(larger.type).toBe('conflict');
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 990, debitsPosted: 0 });
+  });
+
+  it('an id taken elsewhere is replayed (same operation) or refused (another), never written twice', async () => {
+    const a = createLedger(db);
+    const b = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    const id = randomUUID();
+    const first = await b.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 250, reason: 'run', timeoutMs: 600_000 });
+    const replay = await a.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 250, reason: 'run', timeoutMs: 600_000 });
+    expect(replay).toEqual(first);
+    expect((await failure(a.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 251, reason: 'run', timeoutMs: 600_000 }))).type).toBe('conflict');
+    expect(await db('transfers').where({ id }).count<{ count: number }[]>('* as count')).toEqual([{ count: 1 }]);
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 749, debitsPending: 251 });
+  });
+
+  it('a hold that timed out by the database clock is not settled, whatever this process\'s clock says', async () => {
+    const a = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 500 });
+    await new Promise((r) => setTimeout(r, 700));
+    // This machine's clock an hour behind the database's: memory alone would still call the hold open.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
+    try {
+      const before = { ...stats(a) };
+      const late = await failure(a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 50 }));
+      expect(late.type).toBe('conflict');
+      expect(late.extensions).toMatchObject({ expired: true });
+      expect(stats(a).refused - before.refused).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 0, debitsPending: 101 });
+    // Released, so the expiry tests below meet only their own holds.
+    await a.release({ id: `${h.id}:release`, pendingId: h.id });
+  });
+
+  it('replays of a settled pair come from memory with the stored times', async () => {
+    const a = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 90_000 });
+    const s = await a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 });
+    const stored = await ledger.getTransfer(h.id);
+    expect(h.timeoutAt).toEqual(stored!.timeoutAt);
+    expect(h.createdAt).toEqual(stored!.createdAt);
+    expect(stored!.timeoutAt!.getTime() - stored!.createdAt.getTime()).toBe(90_000);
+    expect(await a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 })).toEqual(s);
+    expect(await ledger.getTransfer(s.id)).toEqual(s);
   });
 });
 
