@@ -98,10 +98,16 @@ function asPostgresUser(bin: string, args: string[]): { command: string; args: s
   return process.getuid?.() === 0 ? { command: 'runuser', args: ['-u', 'postgres', '--', bin, ...args] } : { command: bin, args };
 }
 
+const postgresSocketDir = (layout: StackLayout) => path.join(os.tmpdir(), `cmp-pg-${layout.ports.postgres}`);
+
+/** The same database through the cluster's Unix socket, for a client on this machine. */
+export const postgresSocketUrl = (layout: StackLayout, database = 'cmp') =>
+  `postgres://cmp@${encodeURIComponent(postgresSocketDir(layout))}:${layout.ports.postgres}/${database}`;
+
 export async function startPostgres(layout: StackLayout): Promise<Service> {
   const bin = ensurePostgres();
   const dir = path.join(layout.dataDir, 'postgres');
-  const socketDir = path.join(os.tmpdir(), `cmp-pg-${layout.ports.postgres}`);
+  const socketDir = postgresSocketDir(layout);
   fs.mkdirSync(socketDir, { recursive: true });
   if (process.getuid?.() === 0) {
     // The postgres user must be able to reach the data folder through the repository path.

@@ -1,12 +1,18 @@
 // Ledger throughput: hold+settle pairs per second on one hot wallet and
 // spread over 1,000 wallets, at concurrency 1 and 32, with latency
-// percentiles per pair and an invariant check at the end. Starts its own
-// PostgreSQL on test slot CMP_TEST_SLOT (9 unless set) and a throw-away database.
+// percentiles per pair, the CPU each operation costs (this process and
+// PostgreSQL), and an invariant check at the end. In the same run, two
+// comparisons: the spread scenario over TCP loopback instead of the Unix
+// socket, and a baseline of the naive design (a transaction with row locks
+// per operation) on the same wallets. Starts its own PostgreSQL on test slot
+// CMP_TEST_SLOT (9 unless set) and a throw-away database.
 //   npm run bench:ledger            (BENCH_SECONDS=5 by default per scenario)
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { createDb, migrateLatest, type Db } from '../../core/db';
 import { createLedger, type Ledger } from '../../core/ledger';
-import { startPostgres, testLayout } from '../../deploy/local/stack';
+import type { LedgerStats } from '../../core/ledger/pg-ledger';
+import { postgresSocketUrl, startPostgres, testLayout } from '../../deploy/local/stack';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -22,47 +28,111 @@ interface Result {
   p50: number;
   p95: number;
   p99: number;
+  /** CPU per ledger operation (a pair is two), in µs. */
+  nodeUs: number;
+  postgresUs: number;
+  opsPerBatch: number | null;
+  exactBatches: number | null;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-async function run(ledger: Ledger, revenue: string, scenario: string, wallets: string[], concurrency: number): Promise<Result> {
+/** CPU time (ms) of every PostgreSQL process on this machine: backends, WAL writer, autovacuum. */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+type Pair = (wallet: string, id: string) => Promise<void>;
+
+async function run(scenario: string, wallets: string[], concurrency: number, pair: Pair, stats?: LedgerStats): Promise<Result> {
   const latencies: number[] = [];
+  const before = stats ? { ...stats } : null;
+  const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
   const deadline = performance.now() + seconds * 1000;
   const t0 = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < deadline) {
       const wallet = wallets[next++ % wallets.length]!;
-      const id = randomUUID();
       const start = performance.now();
-      await ledger.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: HOLD, reason: 'run', timeoutMs: 600_000 });
-      await ledger.settle({ id: `${id}:settle`, pendingId: id, amount: COST });
+      await pair(wallet, randomUUID());
       latencies.push(performance.now() - start);
     }
   }));
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const ops = latencies.length * 2;
   latencies.sort((a, b) => a - b);
+  const batches = stats && before ? stats.batches - before.batches : 0;
   return {
     scenario, concurrency, pairs: latencies.length, pairsPerS: Math.round(latencies.length / elapsed),
     p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99),
+    nodeUs: Math.round((cpu.user + cpu.system) / ops), postgresUs: Math.round(((postgresCpuMs() - pg0) * 1000) / ops),
+    opsPerBatch: stats && batches ? Math.round(((stats.ops - before!.ops) / batches) * 10) / 10 : null,
+    exactBatches: stats && before ? stats.exact - before.exact : null,
   };
 }
+
+const ledgerPair = (ledger: Ledger, revenue: string): Pair => async (wallet, id) => {
+  await ledger.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: HOLD, reason: 'run', timeoutMs: 600_000 });
+  await ledger.settle({ id: `${id}:settle`, pendingId: id, amount: COST });
+};
+
+// The design the ledger replaces: each operation its own transaction, both accounts locked, read, written.
+const naivePair = (db: Db, revenue: string): Pair => async (wallet, id) => {
+  const lockBoth = (trx: Db) => trx('accounts').whereIn('id', [wallet, revenue]).orderBy('id').forUpdate()
+    .select('id', 'credits_posted', 'debits_posted', 'debits_pending');
+  await db.transaction(async (trx) => {
+    const accounts = await lockBoth(trx);
+    const w = accounts.find((a) => a.id === wallet)!;
+    if (w.credits_posted - w.debits_posted - w.debits_pending < HOLD) throw new Error('insufficient credits');
+    await trx('transfers').insert({ id, debit_account_id: wallet, credit_account_id: revenue, amount: HOLD, kind: 'pending', reason: 'run', timeout_at: trx.raw(`now() + interval '10 minutes'`) });
+    await trx('pending_holds').insert({ transfer_id: id, timeout_at: trx.raw(`now() + interval '10 minutes'`) });
+    await trx('accounts').where({ id: wallet }).increment('debits_pending', HOLD);
+    await trx('accounts').where({ id: revenue }).increment('credits_pending', HOLD);
+  });
+  await db.transaction(async (trx) => {
+    await lockBoth(trx);
+    const hold = await trx('transfers').where({ id }).first('amount');
+    if (!hold || (await trx('transfers').where({ pending_id: id }).first('id'))) throw new Error('hold not open');
+    await trx('transfers').insert({ id: `${id}:settle`, debit_account_id: wallet, credit_account_id: revenue, amount: COST, kind: 'post_pending', pending_id: id, reason: 'run' });
+    await trx('pending_holds').where({ transfer_id: id }).delete();
+    await trx('accounts').where({ id: wallet }).update({ debits_pending: trx.raw('debits_pending - ?', [HOLD]), debits_posted: trx.raw('debits_posted + ?', [COST]) });
+    await trx('accounts').where({ id: revenue }).update({ credits_pending: trx.raw('credits_pending - ?', [HOLD]), credits_posted: trx.raw('credits_posted + ?', [COST]) });
+  });
+};
 
 async function main(): Promise<void> {
   const layout = testLayout(slot);
   const pg = await startPostgres(layout);
-  let db: Db | undefined;
+  const dbs: Db[] = [];
   try {
     const admin = createDb(pg.url, 1);
     await admin.raw('drop database if exists cmp_bench with (force)');
     await admin.raw('create database cmp_bench');
     await admin.destroy();
-    db = createDb(pg.url.replace(/\/cmp$/, '/cmp_bench'), 10);
+    // The ledger on this machine talks to PostgreSQL through its Unix socket; TCP loopback is compared below.
+    const db = createDb(postgresSocketUrl(layout, 'cmp_bench'), 10);
+    const tcpDb = createDb(pg.url.replace(/\/cmp$/, '/cmp_bench'), 10);
+    dbs.push(db, tcpDb);
     await migrateLatest(db);
 
-    const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 2);
+    const inFlight = process.env.BENCH_IN_FLIGHT ? Number(process.env.BENCH_IN_FLIGHT) : undefined;
     const ledger = createLedger(db, { maxInFlight: inFlight });
+    const stats = (l: Ledger) => (l as unknown as { stats: LedgerStats }).stats;
     const promo = (await ledger.ensureSystemAccount('promo')).id;
     const revenue = (await ledger.ensureSystemAccount('revenue')).id;
     const orgs = await db('organizations')
@@ -78,35 +148,49 @@ async function main(): Promise<void> {
 
     const results: Result[] = [];
     for (const concurrency of [1, 32]) {
-      results.push(await run(ledger, revenue, 'hot wallet', hot, concurrency));
-      results.push(await run(ledger, revenue, `spread over ${WALLETS} wallets`, spread, concurrency));
+      results.push(await run('hot wallet', hot, concurrency, ledgerPair(ledger, revenue), stats(ledger)));
+      results.push(await run(`spread over ${WALLETS} wallets`, spread, concurrency, ledgerPair(ledger, revenue), stats(ledger)));
     }
+    const tcpLedger = createLedger(tcpDb, { maxInFlight: inFlight });
+    // Its first batches learn the wallets the exact way, as any new process does; not part of the figure.
+    await Promise.all(spread.map((w) => ledgerPair(tcpLedger, revenue)(w, randomUUID())));
+    results.push(await run('spread, TCP loopback', spread, 32, ledgerPair(tcpLedger, revenue), stats(tcpLedger)));
+    results.push(await run('spread, naive baseline', spread, 32, naivePair(db, revenue)));
     const { violations } = await ledger.checkInvariants();
 
     const ms = (v: number) => `${v.toFixed(1)} ms`;
-    console.log(`\nledger bench: hold+settle pairs, ${seconds} s per scenario\n`);
-    console.log(`${'scenario'.padEnd(28)}${'conc'.padStart(6)}${'pairs'.padStart(9)}${'pairs/s'.padStart(10)}${'p50'.padStart(10)}${'p95'.padStart(10)}${'p99'.padStart(10)}`);
+    const cols: [string, number][] = [['scenario', 28], ['conc', 6], ['pairs', 9], ['pairs/s', 10], ['p50', 10], ['p95', 10], ['p99', 10], ['node µs/op', 12], ['pg µs/op', 10], ['ops/batch', 11], ['exact', 7]];
+    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join('');
+    console.log(`\nledger bench: hold+settle pairs, ${seconds} s per scenario (CPU per operation; a pair is two)\n`);
+    console.log(row(cols.map(([c]) => c)));
     for (const r of results) {
-      console.log(`${r.scenario.padEnd(28)}${String(r.concurrency).padStart(6)}${String(r.pairs).padStart(9)}${String(r.pairsPerS).padStart(10)}${ms(r.p50).padStart(10)}${ms(r.p95).padStart(10)}${ms(r.p99).padStart(10)}`);
+      console.log(row([r.scenario, String(r.concurrency), String(r.pairs), String(r.pairsPerS), ms(r.p50), ms(r.p95), ms(r.p99),
+        String(r.nodeUs), String(r.postgresUs), r.opsPerBatch === null ? '—' : String(r.opsPerBatch), r.exactBatches === null ? '—' : String(r.exactBatches)]));
     }
     console.log(`\ninvariant violations: ${violations.length}${violations.length ? `\n  ${violations.join('\n  ')}` : ''}\n`);
 
-    const find = (hotWallet: boolean, c: number) => results.find((r) => r.scenario.startsWith(hotWallet ? 'hot' : 'spread') && r.concurrency === c)!;
+    const find = (name: string, c = 32) => results.find((r) => r.scenario.startsWith(name) && r.concurrency === c)!;
     const round = (v: number) => Math.round(v * 100) / 100;
+    const hot32 = find('hot');
+    const spread32 = find('spread over');
     console.log(JSON.stringify({
       bench: 'ledger',
-      hot_pairs_per_s: find(true, 32).pairsPerS,
-      spread_pairs_per_s: find(false, 32).pairsPerS,
+      hot_pairs_per_s: hot32.pairsPerS,
+      spread_pairs_per_s: spread32.pairsPerS,
       violations: violations.length,
-      hot_p50_ms: round(find(true, 32).p50), hot_p95_ms: round(find(true, 32).p95), hot_p99_ms: round(find(true, 32).p99),
-      spread_p50_ms: round(find(false, 32).p50), spread_p95_ms: round(find(false, 32).p95), spread_p99_ms: round(find(false, 32).p99),
-      hot_c1_pairs_per_s: find(true, 1).pairsPerS,
-      spread_c1_pairs_per_s: find(false, 1).pairsPerS,
-      hot_c1_p50_ms: round(find(true, 1).p50), spread_c1_p50_ms: round(find(false, 1).p50),
+      hot_p50_ms: round(hot32.p50), hot_p95_ms: round(hot32.p95), hot_p99_ms: round(hot32.p99),
+      spread_p50_ms: round(spread32.p50), spread_p95_ms: round(spread32.p95), spread_p99_ms: round(spread32.p99),
+      hot_c1_pairs_per_s: find('hot', 1).pairsPerS,
+      spread_c1_pairs_per_s: find('spread over', 1).pairsPerS,
+      hot_c1_p50_ms: round(find('hot', 1).p50), spread_c1_p50_ms: round(find('spread over', 1).p50),
+      spread_node_us_per_op: spread32.nodeUs, spread_postgres_us_per_op: spread32.postgresUs, spread_ops_per_batch: spread32.opsPerBatch,
+      tcp_spread_pairs_per_s: find('spread, TCP').pairsPerS,
+      naive_spread_pairs_per_s: find('spread, naive').pairsPerS,
+      spread_vs_naive: round(spread32.pairsPerS / find('spread, naive').pairsPerS),
     }));
     if (violations.length > 0) process.exitCode = 1;
   } finally {
-    await db?.destroy();
+    for (const db of dbs) await db.destroy();
     await pg.stop();
   }
 }
