@@ -55,8 +55,6 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** Queue length from which free batch slots share it. */
-const SHARED_QUEUE = 16;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
 // A concurrent writer inserted one of our ids or resolved one of our holds (23505), a deadlock or serialization failure.
@@ -158,7 +156,7 @@ export class PgLedger implements Ledger {
     this.maxBatch = opts.maxBatch ?? 500;
     this.expiryBatch = opts.expiryBatch ?? 500;
     this.maxRetries = opts.maxRetries ?? 5;
-    this.maxInFlight = opts.maxInFlight ?? 3;
+    this.maxInFlight = opts.maxInFlight ?? 2;
     const remember = opts.remember ?? 50_000;
     this.accounts = new Recent(remember);
     this.transfers = new Recent(remember);
@@ -265,11 +263,18 @@ export class PgLedger implements Ledger {
   }
 
   private async ensureAccount(code: string, kind: AccountKind, orgId: string | null, limited: boolean): Promise<Account> {
-    // Insert-or-read on the unique code: concurrent callers all get the same row.
-    const inserted = await this.db('accounts')
-      .insert({ code, kind, org_id: orgId, debits_must_not_exceed_credits: limited })
-      .onConflict('code').ignore()
-      .returning<AccountRow[]>(['id', 'code', 'org_id', 'kind', 'debits_must_not_exceed_credits', 'created_at']);
+    // Insert-or-read on the unique code: concurrent callers all get the same row. A racing insert of the
+    // same wallet can also trip the one-wallet-per-org index, which ON CONFLICT (code) does not cover: then
+    // the row exists as well.
+    let inserted: AccountRow[] = [];
+    try {
+      inserted = await this.db('accounts')
+        .insert({ code, kind, org_id: orgId, debits_must_not_exceed_credits: limited })
+        .onConflict('code').ignore()
+        .returning<AccountRow[]>(['id', 'code', 'org_id', 'kind', 'debits_must_not_exceed_credits', 'created_at']);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+    }
     const row = inserted[0] ?? (await this.db<AccountRow>('accounts').where({ code }).first());
     if (!row) throw new Error(`account ${code} vanished`);
     return toAccount(row);
@@ -292,20 +297,15 @@ export class PgLedger implements Ledger {
     });
   }
 
-  // A long queue is shared among the free slots, so batches alternate (one is written while the next is
-  // applied) instead of all callers moving in one lockstep batch; a short one goes whole.
   private startBatches(): void {
-    const free = Math.max(this.maxInFlight - this.inFlight, 1);
-    const share = this.queue.length >= SHARED_QUEUE ? Math.ceil(this.queue.length / free) : this.queue.length;
-    const size = Math.min(this.maxBatch, share);
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) void this.runBatch(size);
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) void this.runBatch();
   }
 
-  // Takes its share of the queue into one batch; when it commits, whatever
-  // queued meanwhile goes into the next.
-  private async runBatch(size: number): Promise<void> {
+  // Takes everything queued (up to maxBatch) into one batch; when it
+  // commits, whatever queued meanwhile goes into the next.
+  private async runBatch(): Promise<void> {
     this.inFlight += 1;
-    const batch = this.queue.splice(0, size);
+    const batch = this.queue.splice(0, this.maxBatch);
     try {
       const results = await this.commitWithRetry(batch.map((p) => p.op));
       results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
@@ -344,14 +344,19 @@ export class PgLedger implements Ledger {
   }
 
   /** The state a batch needs, from memory; null when memory lacks any of it. */
-  private knownState(ops: LedgerOp[]): BatchState | null {
+  private knownState(ops: LedgerOp[]): { state: BatchState; start: Map<string, AccountState> } | null {
     const accounts = new Map<string, AccountState>();
+    // The remembered balances themselves: memory is only ever replaced, never changed in place.
+    const start = new Map<string, AccountState>();
     const transfers = new Map<string, Transfer>();
     const resolutions = new Map<string, Transfer>();
     const account = (id: string) => {
       if (accounts.has(id)) return true;
       const a = this.accounts.get(id);
-      if (a) accounts.set(id, { ...a });
+      if (a) {
+        accounts.set(id, { ...a });
+        start.set(id, a);
+      }
       return a !== undefined;
     };
     for (const op of ops) {
@@ -368,12 +373,11 @@ export class PgLedger implements Ledger {
         return null;
       }
     }
-    return { now: new Date(), accounts, transfers, resolutions, expiryCandidates: [] };
+    return { state: { now: new Date(), accounts, transfers, resolutions, expiryCandidates: [] }, start };
   }
 
   /** The known way: one autocommitted write. Null when the batch must go the exact way. */
-  private async commitKnown(ops: LedgerOp[], state: BatchState): Promise<OpResult[] | null> {
-    const start = new Map([...state.accounts].map(([id, a]) => [id, { ...a }]));
+  private async commitKnown(ops: LedgerOp[], { state, start }: { state: BatchState; start: Map<string, AccountState> }): Promise<OpResult[] | null> {
     const outcome = applyBatch(ops, state);
     // Memory may lack what refuses an op rightly, or hold what refuses it wrongly (a balance since raised,
     // a resolution made elsewhere, this machine's clock), and the write can only prove successes: only
@@ -383,7 +387,7 @@ export class PgLedger implements Ledger {
     const client = (await this.db.client.acquireConnection()) as PoolClient;
     try {
       const written = await this.write(client, outcome, state, start, settled);
-      this.remember(outcome, state, written);
+      this.remember(outcome, state, written, false);
       return outcome.results;
     } finally {
       await this.db.client.releaseConnection(client);
@@ -444,7 +448,7 @@ export class PgLedger implements Ledger {
       await client.query('commit');
       for (const t of transfers.values()) this.transfers.set(t.id, t);
       for (const [id, t] of resolutions) this.resolutions.set(id, t);
-      this.remember(outcome, state, written);
+      this.remember(outcome, state, written, true);
       return outcome.results;
     } catch (error) {
       try {
@@ -507,8 +511,11 @@ export class PgLedger implements Ledger {
     return { accounts: result!.written.accounts };
   }
 
-  /** What a committed batch leaves in memory: its transfers, and its accounts as they now stand. */
-  private remember(outcome: BatchOutcome, state: BatchState, written: Written | null): void {
+  /**
+   * What a committed batch leaves in memory: its transfers, and its accounts as they now stand (those it
+   * moved as the write returned them; from an exact batch, also those it only read).
+   */
+  private remember(outcome: BatchOutcome, state: BatchState, written: Written | null, read: boolean): void {
     for (const t of outcome.inserts) {
       this.transfers.set(t.id, t);
       if (t.pendingId) this.resolutions.set(t.pendingId, t);
@@ -516,9 +523,15 @@ export class PgLedger implements Ledger {
     const moved = new Map((written?.accounts ?? []).map((a) => [a.id, a]));
     for (const a of state.accounts.values()) {
       const m = moved.get(a.id);
-      this.accounts.set(a.id, m
-        ? { id: a.id, limited: a.limited, debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending }
-        : { id: a.id, limited: a.limited, debitsPosted: a.debitsPosted, creditsPosted: a.creditsPosted, debitsPending: a.debitsPending, creditsPending: a.creditsPending });
+      if (m) {
+        this.accounts.set(a.id, {
+          id: a.id, limited: a.limited, debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending,
+        });
+      } else if (read) {
+        this.accounts.set(a.id, {
+          id: a.id, limited: a.limited, debitsPosted: a.debitsPosted, creditsPosted: a.creditsPosted, debitsPending: a.debitsPending, creditsPending: a.creditsPending,
+        });
+      }
     }
   }
 }

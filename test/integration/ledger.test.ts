@@ -61,6 +61,16 @@ describe('accounts', () => {
     expect(demo).toMatchObject({ kind: 'demo_wallet', debitsMustNotExceedCredits: true });
     expect((await ledger.ensureDemoWallet('visitor-1')).id).toBe(demo.id);
   });
+
+  it('first calls racing for a new wallet all get it (the one-wallet-per-org index races too)', async () => {
+    const orgs = await db('organizations').insert(Array.from({ length: 30 }, (_, i) => ({ name: `Race ${i}` }))).returning<{ id: string }[]>('id');
+    // Each org's wallet asked for by 8 connections at once, as concurrent first requests of one buyer do.
+    const many = await Promise.all(orgs.map((o) => Promise.all(Array.from({ length: 8 }, () => createLedger(db).ensureWallet(o.id)))));
+    for (const [i, wallets] of many.entries()) {
+      expect(new Set(wallets.map((w) => w.id)).size).toBe(1);
+      expect(wallets[0]).toMatchObject({ kind: 'wallet', orgId: orgs[i]!.id });
+    }
+  });
 });
 
 describe('hold, settle, release', () => {
