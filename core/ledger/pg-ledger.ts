@@ -16,9 +16,12 @@
 //   lock is held across one.
 // - exact: in a transaction, lock every touched account in id order, read the
 //   accounts and transfers, apply, ledger_write, commit. Taken by a batch that
-//   names something memory lacks, expires holds, or was refused credits or a
-//   settle from memory (a stale balance or clock may be wrong there), and by a
+//   names something memory lacks or expires holds, by one in which any op
+//   failed from memory (a stale balance, a resolution made elsewhere or this
+//   machine's clock may be wrong there: only the exact way refuses), and by a
 //   known batch whose write failed its checks.
+// Batches start once the event loop's turn is over, so the callers one commit
+// wakes go together into the next batch.
 // Several processes (API replicas, workers) each run a batcher; the database
 // constraints (wallet check, one resolution per hold, unique ids) hold
 // whatever happens.
@@ -39,8 +42,8 @@ export interface LedgerOptions {
   /** Holds voided per expiry transaction. */
   expiryBatch?: number;
   /**
-   * Batches one instance runs at once: while one commits (fsync), the next
-   * reads and applies.
+   * Batches one instance runs at once (2: while one commits, the next can be
+   * applied; more only contend for the same rows on two cores).
    */
   maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
