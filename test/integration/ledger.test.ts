@@ -248,6 +248,24 @@ describe('batches from memory (one round trip) and what proves them', () => {
     await a.release({ id: `${h.id}:release`, pendingId: h.id });
   });
 
+  it('memory is bounded: what it has dropped is read again the exact way, with the same answers', async () => {
+    const small = createLedger(db, { remember: 8 });
+    const wallets = await Promise.all(Array.from({ length: 6 }, () => newWallet(1_000)));
+    const holds = [];
+    for (const w of wallets) holds.push(await small.hold({ id: randomUUID(), debitAccountId: w, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 }));
+    const before = { ...stats(small) };
+    // The first holds and wallets have left memory by now: settling them must read them.
+    for (const h of holds) await small.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 30 });
+    expect(stats(small).exact - before.exact).toBeGreaterThan(0);
+    for (const w of wallets) expect(await ledger.balance(w)).toMatchObject({ available: 970, debitsPending: 0, debitsPosted: 30 });
+    // With no memory at all, every batch is exact, and the answers do not change.
+    const none = createLedger(db, { remember: 0 });
+    const h = await none.hold({ id: randomUUID(), debitAccountId: wallets[0]!, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    await none.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 10 });
+    expect(stats(none)).toMatchObject({ batches: 2, exact: 2 });
+    expect(await ledger.balance(wallets[0]!)).toMatchObject({ available: 960 });
+  });
+
   it('replays of a settled pair come from memory with the stored times', async () => {
     const a = createLedger(db);
     const wallet = await newWallet(1_000);
