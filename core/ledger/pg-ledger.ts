@@ -515,12 +515,13 @@ export class PgLedger implements Ledger {
     const { rows: [result] } = await on.query<{ written: { now: string; accounts: WrittenAccount[] } }>({
       ...SQL.write,
       values: [
-        rows.map((t) => t.id), rows.map((t) => t.debitAccountId), rows.map((t) => t.creditAccountId), rows.map((t) => t.amount),
-        rows.map((t) => t.kind), rows.map((t) => t.pendingId), rows.map(timeoutMs),
-        rows.map((t) => t.reason), rows.map((t) => t.runId), rows.map((t) => t.orderId), rows.map((t) => JSON.stringify(t.metadata)),
-        opened.map((t) => t.id), opened.map(timeoutMs), closed,
-        moves.map((m) => m.id), moves.map((m) => m.dp), moves.map((m) => m.cp), moves.map((m) => m.dpe), moves.map((m) => m.cpe),
-        moves.map((m) => m.need), settledTimeouts.map((d) => d.toISOString()),
+        texts(rows.map((t) => t.id)), plain(rows.map((t) => t.debitAccountId)), plain(rows.map((t) => t.creditAccountId)),
+        plain(rows.map((t) => t.amount)), plain(rows.map((t) => t.kind)), texts(rows.map((t) => t.pendingId)), plain(rows.map(timeoutMs)),
+        texts(rows.map((t) => t.reason)), texts(rows.map((t) => t.runId)), texts(rows.map((t) => t.orderId)),
+        texts(rows.map((t) => JSON.stringify(t.metadata))),
+        texts(opened.map((t) => t.id)), plain(opened.map(timeoutMs)), texts(closed),
+        plain(moves.map((m) => m.id)), plain(moves.map((m) => m.dp)), plain(moves.map((m) => m.cp)), plain(moves.map((m) => m.dpe)),
+        plain(moves.map((m) => m.cpe)), plain(moves.map((m) => m.need)), plain(settledTimeouts.map((d) => d.toISOString())),
       ],
     });
     const now = new Date(result!.written.now);
@@ -571,6 +572,13 @@ interface LoadedBatch {
 }
 
 const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
+
+// PostgreSQL array literals, built here rather than by pg's generic escaping (a tenth of the batcher's CPU).
+/** Values that need no quotes: uuids, numbers, transfer kinds, ISO timestamps. */
+const plain = (values: readonly (string | number | null)[]) => `{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`;
+/** Any text: quoted, with backslashes and quotes escaped. */
+const texts = (values: readonly (string | null)[]) =>
+  `{${values.map((v) => (v === null ? 'NULL' : `"${/["\\]/.test(v) ? v.replace(/["\\]/g, '\\$&') : v}"`)).join(',')}}`;
 
 const fromJson = (r: LoadedBatch['transfers'][number]): Transfer =>
   toTransfer({ ...r, timeout_at: r.timeout_at ? new Date(r.timeout_at) : null, created_at: new Date(r.created_at) });

@@ -266,6 +266,25 @@ describe('batches from memory (one round trip) and what proves them', () => {
     expect(await ledger.balance(wallets[0]!)).toMatchObject({ available: 960 });
   });
 
+  it('ids, references and metadata of any text are stored as given', async () => {
+    const a = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    const odd = ['NULL', 'a"b\\c', '{x,y}', ' spaced ', 'ünï\u00e7ødé 💳', 'null'];
+    for (const [i, text] of odd.entries()) {
+      const h = await a.hold({
+        id: `${text}-${wallet}`, debitAccountId: wallet, creditAccountId: revenue, amount: 10, reason: 'run', timeoutMs: 600_000,
+        runId: text, orderId: `${text}!`, metadata: { note: text, n: i, nested: { q: '"\\' } },
+      });
+      const stored = await ledger.getTransfer(`${text}-${wallet}`);
+      expect(stored).toEqual(h);
+      expect(stored).toMatchObject({ runId: text, orderId: `${text}!`, metadata: { note: text, n: i, nested: { q: '"\\' } } });
+      const s = await a.settle({ id: `${text}:settle:${wallet}`, pendingId: h.id, amount: 5 });
+      expect(await ledger.getTransfer(s.id)).toEqual(s);
+    }
+    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 30, debitsPending: 1 });
+  });
+
   it('replays of a settled pair come from memory with the stored times', async () => {
     const a = createLedger(db);
     const wallet = await newWallet(1_000);
