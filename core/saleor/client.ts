@@ -433,6 +433,17 @@ export class GraphqlSaleorClient implements SaleorClient {
   }
 
   async syncProduct(input: SyncProductInput): Promise<SyncedProduct> {
+    try {
+      return await this.syncProductOnce(input);
+    } catch (err) {
+      // Another sync of the same product (two offerings' syncs both carry the credit packs) created the
+      // product or a variant between our read and our create: read again, and what exists is kept.
+      if (err instanceof SaleorRequestError && err.code === 'UNIQUE') return this.syncProductOnce(input);
+      throw err;
+    }
+  }
+
+  private async syncProductOnce(input: SyncProductInput): Promise<SyncedProduct> {
     const channelId = await this.resolveChannelId();
     const found = await this.request<{ product: { id: string; productVariants: { edges: { node: { id: string; sku: string | null } }[] } | null } | null }>(
       'product',

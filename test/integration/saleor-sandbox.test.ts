@@ -147,6 +147,17 @@ describe('Saleor sandbox with the GraphQL Saleor client', () => {
     variantId = first.variants[0]!.variantId;
   });
 
+  it('concurrent syncs of one new product all succeed with the same product and variants', async () => {
+    // As a fresh `npm run dev` does: every offering's sync also syncs the credit packs' product, at once.
+    const input = {
+      productType: config.SALEOR_PRODUCT_TYPE_ID, category: config.SALEOR_CATEGORY_ID, name: 'Credits', slug: `credits-${Date.now()}`,
+      variants: [{ sku: `c1-${Date.now()}`, name: '1,000 credits', priceCents: 990 }, { sku: `c5-${Date.now()}`, name: '5,000 credits', priceCents: 3990 }],
+    };
+    const synced = await Promise.all(Array.from({ length: 4 }, () => client.syncProduct(input)));
+    expect(new Set(synced.map((s) => s.productId)).size).toBe(1);
+    for (const s of synced) expect(s.variants).toEqual(synced[0]!.variants);
+  });
+
   it('checkout → pay page → signed ORDER_FULLY_PAID → order → fulfilment → refund', async () => {
     const checkout = await client.createCheckout({ email: 'buyer@example.com', lines: [{ variantId, quantity: 2 }], metadata: { orgId: 'org-42' } });
     expect(checkout).toMatchObject({ totalCents: 3998, currency: 'USD' });
