@@ -433,13 +433,15 @@ export class GraphqlSaleorClient implements SaleorClient {
   }
 
   async syncProduct(input: SyncProductInput): Promise<SyncedProduct> {
-    try {
-      return await this.syncProductOnce(input);
-    } catch (err) {
-      // Another sync of the same product (two offerings' syncs both carry the credit packs) created the
-      // product or a variant between our read and our create: read again, and what exists is kept.
-      if (err instanceof SaleorRequestError && err.code === 'UNIQUE') return this.syncProductOnce(input);
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.syncProductOnce(input);
+      } catch (err) {
+        // Another sync of the same product (two offerings' syncs both carry the credit packs) created the
+        // product or a variant between our read and our create: read again, and what exists is kept. Each
+        // refusal means the other sync got further (product, then variants), so a few rounds settle it.
+        if (!(err instanceof SaleorRequestError && err.code === 'UNIQUE') || attempt >= 4) throw err;
+      }
     }
   }
 
