@@ -261,5 +261,7 @@ describe('worker killed mid-workflow', () => {
     expect(allowance).toHaveLength(1);
     const repo = new LocalGitRepo({ gitDir: p.config.GITOPS_LOCAL_REPO });
     expect(await repo.readFile(instanceManifestPath(ws.org.id, instanceId))).toContain(instanceId);
-  });
+    // An activity the dead worker held is retried only after its start-to-close timeout (up to 60 s for the
+    // GitOps commit), plus two worker start-ups: the file's 60 s default was shorter than the design allows.
+  }, 180_000);
 });
