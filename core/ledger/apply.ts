@@ -48,7 +48,7 @@ export interface BatchOutcome {
 
 export const expiryTransferId = (pendingId: string) => `expire:${pendingId}`;
 
-const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
+export const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
 
 export function applyBatch(ops: LedgerOp[], state: BatchState): BatchOutcome {
   const out: BatchOutcome = { results: [], inserts: [], touched: new Set(), opened: [], resolved: [] };

@@ -28,7 +28,7 @@
 import type { PoolClient } from 'pg';
 import { notFound, validation } from '../errors';
 import type { Db } from '../db';
-import { applyBatch, type AccountState, type BatchOutcome, type BatchState, type LedgerOp, type OpResult } from './apply';
+import { applyBatch, available, type AccountState, type BatchOutcome, type BatchState, type LedgerOp, type OpResult } from './apply';
 import { checkLedgerInvariants } from './invariants';
 import type {
   Account, AccountKind, Balance, HoldInput, Ledger, ReleaseInput, SettleInput, Statement, StatementEntry, SystemAccountKind,
@@ -283,18 +283,12 @@ export class PgLedger implements Ledger {
   }
 
   private async ensureAccount(code: string, kind: AccountKind, orgId: string | null, limited: boolean): Promise<Account> {
-    // Insert-or-read on the unique code: concurrent callers all get the same row. A racing insert of the
-    // same wallet can also trip the one-wallet-per-org index, which ON CONFLICT (code) does not cover: then
-    // the row exists as well.
-    let inserted: AccountRow[] = [];
-    try {
-      inserted = await this.db('accounts')
-        .insert({ code, kind, org_id: orgId, debits_must_not_exceed_credits: limited })
-        .onConflict('code').ignore()
-        .returning<AccountRow[]>(['id', 'code', 'org_id', 'kind', 'debits_must_not_exceed_credits', 'created_at']);
-    } catch (error) {
-      if ((error as { code?: string }).code !== '23505') throw error;
-    }
+    // Insert-or-read: concurrent callers all get the same row. No conflict target, because a racing insert of
+    // the same wallet may trip the one-wallet-per-org index before the code's.
+    const inserted = await this.db('accounts')
+      .insert({ code, kind, org_id: orgId, debits_must_not_exceed_credits: limited })
+      .onConflict().ignore()
+      .returning<AccountRow[]>(['id', 'code', 'org_id', 'kind', 'debits_must_not_exceed_credits', 'created_at']);
     const row = inserted[0] ?? (await this.db<AccountRow>('accounts').where({ code }).first());
     if (!row) throw new Error(`account ${code} vanished`);
     return toAccount(row);
@@ -460,9 +454,14 @@ export class PgLedger implements Ledger {
       const transfers = new Map<string, Transfer>();
       const resolutions = new Map<string, Transfer>();
       for (const r of batch.transfers) {
+        // Read from the database, so committed: memory may keep them now.
         const t = fromJson(r);
         transfers.set(t.id, t);
-        if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
+        this.transfers.set(t.id, t);
+        if (t.pendingId && allPending.has(t.pendingId)) {
+          resolutions.set(t.pendingId, t);
+          this.resolutions.set(t.pendingId, t);
+        }
       }
       const expiryCandidates = batch.candidates.flatMap((id) => transfers.get(id) ?? []);
       const state: BatchState = { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates };
@@ -470,8 +469,6 @@ export class PgLedger implements Ledger {
       const outcome = applyBatch(ops, state);
       const written = await this.write(client, outcome, state, start, []);
       await client.query('commit');
-      for (const t of transfers.values()) this.transfers.set(t.id, t);
-      for (const [id, t] of resolutions) this.resolutions.set(id, t);
       this.remember(outcome, state, written, true);
       return outcome.results;
     } catch (error) {
@@ -491,7 +488,7 @@ export class PgLedger implements Ledger {
   /** ledger_write for an applied batch; the transfers it returns carry the database's time. */
   private async write(
     on: PoolClient, outcome: BatchOutcome, state: BatchState, start: Map<string, AccountState>, settledTimeouts: Date[],
-  ): Promise<Written | null> {
+  ): Promise<WrittenAccount[]> {
     // A hold opened and resolved in the same batch never enters pending_holds.
     const resolvedHere = new Set(outcome.resolved);
     const openedHere = new Set(outcome.opened.map((t) => t.id));
@@ -510,7 +507,7 @@ export class PgLedger implements Ledger {
     // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
     moves.sort((a, b) => (a.id < b.id ? -1 : 1));
     const rows = outcome.inserts;
-    if (rows.length === 0 && moves.length === 0) return null;
+    if (rows.length === 0 && moves.length === 0) return [];
     const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);
     const { rows: [result] } = await on.query<{ written: { now: string; accounts: WrittenAccount[] } }>({
       ...SQL.write,
@@ -533,36 +530,31 @@ export class PgLedger implements Ledger {
         if (t.timeoutAt) t.timeoutAt = new Date(t.timeoutAt.getTime() + shift);
       }
     }
-    return { accounts: result!.written.accounts };
+    return result!.written.accounts;
   }
 
   /**
    * What a committed batch leaves in memory: its transfers, and its accounts as they now stand (those it
    * moved as the write returned them; from an exact batch, also those it only read).
    */
-  private remember(outcome: BatchOutcome, state: BatchState, written: Written | null, read: boolean): void {
+  private remember(outcome: BatchOutcome, state: BatchState, moved: WrittenAccount[], read: boolean): void {
     for (const t of outcome.inserts) {
       this.transfers.set(t.id, t);
       if (t.pendingId) this.resolutions.set(t.pendingId, t);
     }
-    const moved = new Map((written?.accounts ?? []).map((a) => [a.id, a]));
+    const stored = new Map(moved.map((m) => [m.id, m]));
     for (const a of state.accounts.values()) {
-      const m = moved.get(a.id);
-      if (m) {
-        this.accounts.set(a.id, {
-          id: a.id, limited: a.limited, debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending,
-        });
-      } else if (read) {
-        this.accounts.set(a.id, {
-          id: a.id, limited: a.limited, debitsPosted: a.debitsPosted, creditsPosted: a.creditsPosted, debitsPending: a.debitsPending, creditsPending: a.creditsPending,
-        });
-      }
+      const m = stored.get(a.id);
+      if (!m && !read) continue;
+      const b = m ? { debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending } : a;
+      this.accounts.set(a.id, {
+        id: a.id, limited: a.limited, debitsPosted: b.debitsPosted, creditsPosted: b.creditsPosted, debitsPending: b.debitsPending, creditsPending: b.creditsPending,
+      });
     }
   }
 }
 
 interface WrittenAccount { id: string; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }
-interface Written { accounts: WrittenAccount[] }
 
 interface LoadedBatch {
   now: string;
@@ -570,8 +562,6 @@ interface LoadedBatch {
   transfers: (Omit<TransferRow, 'timeout_at' | 'created_at'> & { timeout_at: string | null; created_at: string })[];
   candidates: string[];
 }
-
-const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
 
 // PostgreSQL array literals, built here rather than by pg's generic escaping (a tenth of the batcher's CPU).
 /** Values that need no quotes: uuids, numbers, transfer kinds, ISO timestamps. */

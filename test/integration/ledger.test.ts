@@ -22,8 +22,10 @@ async function newWallet(credits = 0): Promise<string> {
   return wallet.id;
 }
 
-const hold = (wallet: string, amount: number, id = randomUUID(), timeoutMs = 600_000) =>
-  ledger.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount, reason: 'run', timeoutMs });
+/** A run's hold on the wallet, through the given ledger instance (another instance stands for another process). */
+const holdVia = (via: Ledger, wallet: string, amount: number, id = randomUUID(), timeoutMs = 600_000) =>
+  via.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount, reason: 'run', timeoutMs });
+const hold = (wallet: string, amount: number, id = randomUUID(), timeoutMs = 600_000) => holdVia(ledger, wallet, amount, id, timeoutMs);
 
 async function failure(p: Promise<unknown>): Promise<AppError> {
   try {
@@ -174,22 +176,29 @@ describe('concurrency', () => {
 describe('batches from memory (one round trip) and what proves them', () => {
   // Two instances, as two processes: each remembers what it last saw, and the other changes it meanwhile.
   const stats = (l: Ledger) => (l as unknown as { stats: { batches: number; exact: number; refused: number } }).stats;
+  /** A new instance and a new wallet it has learnt (a first op on an account goes the exact way): a hold of 1 on it. */
+  const instanceKnowingAWallet = async () => {
+    const a = createLedger(db);
+    const wallet = await newWallet(1_000);
+    await holdVia(a, wallet, 1);
+    return { a, wallet };
+  };
 
   it('a wallet spent elsewhere: the write from stale memory is refused and the exact way answers 402', async () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
     // Both learn the wallet (a first op on an account always goes the exact way), then A spends from memory.
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
-    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    await holdVia(a, wallet, 100);
+    await holdVia(b, wallet, 100);
     const before = { ...stats(a) };
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    await holdVia(a, wallet, 100);
     expect(stats(a).exact - before.exact).toBe(0);
 
     // B takes all that is left; A still remembers 800 available and would grant 500.
-    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 700, reason: 'run', timeoutMs: 600_000 });
+    await holdVia(b, wallet, 700);
     const mid = { ...stats(a) };
-    const refused = await failure(a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 500, reason: 'run', timeoutMs: 600_000 }));
+    const refused = await failure(holdVia(a, wallet, 500));
     expect(refused).toBeInstanceOf(InsufficientCreditsError);
     expect(stats(a).refused - mid.refused).toBe(1);
     expect(await ledger.balance(wallet)).toMatchObject({ available: 0, debitsPending: 1_000 });
@@ -200,8 +209,8 @@ describe('batches from memory (one round trip) and what proves them', () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
-    await b.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 10, reason: 'run', timeoutMs: 600_000 });
-    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 300, reason: 'run', timeoutMs: 600_000 });
+    await holdVia(b, wallet, 10);
+    const h = await holdVia(a, wallet, 300);
     await b.release({ id: `${h.id}:release`, pendingId: h.id });
     // A remembers the hold as open; even an amount larger than the hold must answer with what happened to it.
     const late = await failure(a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 200 }));
@@ -216,21 +225,19 @@ describe('batches from memory (one round trip) and what proves them', () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    await holdVia(a, wallet, 1);
     const id = randomUUID();
-    const first = await b.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 250, reason: 'run', timeoutMs: 600_000 });
-    const replay = await a.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 250, reason: 'run', timeoutMs: 600_000 });
+    const first = await holdVia(b, wallet, 250, id);
+    const replay = await holdVia(a, wallet, 250, id);
     expect(replay).toEqual(first);
-    expect((await failure(a.hold({ id, debitAccountId: wallet, creditAccountId: revenue, amount: 251, reason: 'run', timeoutMs: 600_000 }))).type).toBe('conflict');
+    expect((await failure(holdVia(a, wallet, 251, id))).type).toBe('conflict');
     expect(await db('transfers').where({ id }).count<{ count: number }[]>('* as count')).toEqual([{ count: 1 }]);
     expect(await ledger.balance(wallet)).toMatchObject({ available: 749, debitsPending: 251 });
   });
 
   it('a hold that timed out by the database clock is not settled, whatever this process\'s clock says', async () => {
-    const a = createLedger(db);
-    const wallet = await newWallet(1_000);
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
-    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 500 });
+    const { a, wallet } = await instanceKnowingAWallet();
+    const h = await holdVia(a, wallet, 100, undefined, 500);
     await new Promise((r) => setTimeout(r, 700));
     // This machine's clock an hour behind the database's: memory alone would still call the hold open.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
@@ -252,7 +259,7 @@ describe('batches from memory (one round trip) and what proves them', () => {
     const small = createLedger(db, { remember: 8 });
     const wallets = await Promise.all(Array.from({ length: 6 }, () => newWallet(1_000)));
     const holds = [];
-    for (const w of wallets) holds.push(await small.hold({ id: randomUUID(), debitAccountId: w, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 }));
+    for (const w of wallets) holds.push(await holdVia(small, w, 100));
     const before = { ...stats(small) };
     // The first holds and wallets have left memory by now: settling them must read them.
     for (const h of holds) await small.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 30 });
@@ -260,16 +267,14 @@ describe('batches from memory (one round trip) and what proves them', () => {
     for (const w of wallets) expect(await ledger.balance(w)).toMatchObject({ available: 970, debitsPending: 0, debitsPosted: 30 });
     // With no memory at all, every batch is exact, and the answers do not change.
     const none = createLedger(db, { remember: 0 });
-    const h = await none.hold({ id: randomUUID(), debitAccountId: wallets[0]!, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 600_000 });
+    const h = await holdVia(none, wallets[0]!, 100);
     await none.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 10 });
     expect(stats(none)).toMatchObject({ batches: 2, exact: 2 });
     expect(await ledger.balance(wallets[0]!)).toMatchObject({ available: 960 });
   });
 
   it('ids, references and metadata of any text are stored as given', async () => {
-    const a = createLedger(db);
-    const wallet = await newWallet(1_000);
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
+    const { a, wallet } = await instanceKnowingAWallet();
     const odd = ['NULL', 'a"b\\c', '{x,y}', ' spaced ', 'ünï\u00e7ødé 💳', 'null'];
     for (const [i, text] of odd.entries()) {
       const h = await a.hold({
@@ -286,10 +291,8 @@ describe('batches from memory (one round trip) and what proves them', () => {
   });
 
   it('replays of a settled pair come from memory with the stored times', async () => {
-    const a = createLedger(db);
-    const wallet = await newWallet(1_000);
-    await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 1, reason: 'run', timeoutMs: 600_000 });
-    const h = await a.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 100, reason: 'run', timeoutMs: 90_000 });
+    const { a, wallet } = await instanceKnowingAWallet();
+    const h = await holdVia(a, wallet, 100, undefined, 90_000);
     const s = await a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 });
     const stored = await ledger.getTransfer(h.id);
     expect(h.timeoutAt).toEqual(stored!.timeoutAt);
@@ -364,7 +367,7 @@ describe('expiry', () => {
   it('sweeps more holds than one expiry batch', async () => {
     const small = createLedger(db, { expiryBatch: 7 });
     const wallet = await newWallet(100);
-    await Promise.all(Array.from({ length: 20 }, () => small.hold({ id: randomUUID(), debitAccountId: wallet, creditAccountId: revenue, amount: 5, reason: 'run', timeoutMs: 1_000 })));
+    await Promise.all(Array.from({ length: 20 }, () => holdVia(small, wallet, 5, undefined, 1_000)));
     expect(await small.expire(new Date(Date.now() + 60_000))).toBe(20);
     expect((await ledger.balance(wallet)).available).toBe(100);
   });
