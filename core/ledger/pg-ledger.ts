@@ -494,15 +494,15 @@ export class PgLedger implements Ledger {
     const openedHere = new Set(outcome.opened.map((t) => t.id));
     const opened = outcome.opened.filter((t) => !resolvedHere.has(t.id));
     const closed = outcome.resolved.filter((id) => !openedHere.has(id));
-    const moves = [...outcome.touched].flatMap((id) => {
+    // Every account a transfer names, even one whose balance ends where it began: ledger_write proves each exists by moving it.
+    const moves = [...outcome.touched].map((id) => {
       const a = state.accounts.get(id)!;
       const s = start.get(id)!;
-      const move = {
+      return {
         id, dp: a.debitsPosted - s.debitsPosted, cp: a.creditsPosted - s.creditsPosted,
         dpe: a.debitsPending - s.debitsPending, cpe: a.creditsPending - s.creditsPending,
         need: a.limited ? Math.max(0, available(s) - (a.lowest ?? available(s))) : null,
       };
-      return move.dp || move.cp || move.dpe || move.cpe || move.need ? [move] : [];
     });
     // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
     moves.sort((a, b) => (a.id < b.id ? -1 : 1));

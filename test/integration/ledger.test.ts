@@ -303,6 +303,65 @@ describe('batches from memory (one round trip) and what proves them', () => {
   });
 });
 
+describe('the database guards the ledger whatever code writes to it', () => {
+  /** The SQL error code a statement fails with. */
+  async function sqlState(p: Promise<unknown>): Promise<string | undefined> {
+    try {
+      await p;
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+    throw new Error('expected the statement to fail');
+  }
+
+  it('transfers are never updated, deleted or truncated; accounts never deleted', async () => {
+    const wallet = await newWallet(1_000);
+    const id = `grant-${wallet}`;
+    expect(await sqlState(db('transfers').where({ id }).update({ amount: 1 }))).toBe('CL004');
+    expect(await sqlState(db('transfers').where({ id }).delete())).toBe('CL004');
+    expect(await sqlState(db.raw('truncate transfers cascade'))).toBe('CL004');
+    expect(await sqlState(db('accounts').where({ id: wallet }).delete())).toBe('CL004');
+    expect(await sqlState(db.raw('truncate accounts cascade'))).toBe('CL004');
+    expect(await db('transfers').where({ id }).first('amount')).toEqual({ amount: 1_000 });
+    expect((await ledger.balance(wallet)).available).toBe(1_000);
+  });
+
+  // ledger_write called directly, as a faulty batcher would: one posted transfer of 5 from promo to the wallet,
+  // with one part made wrong. It must refuse and write nothing.
+  async function writeBadly(change: { moved?: 'debit only'; kind?: 'post_pending'; pendingId?: string; closed?: string[] }): Promise<string | undefined> {
+    const wallet = await newWallet(1_000);
+    const id = randomUUID();
+    const moves = [{ id: promo, dp: 5, cp: 0 }, { id: wallet, dp: 0, cp: 5 }]
+      .filter((m) => change.moved !== 'debit only' || m.id === promo).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const code = await sqlState(db.raw(
+      `select ledger_write(?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[],
+         ?::jsonb[], ?::text[], ?::bigint[], ?::text[], ?::uuid[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[])`,
+      [[id], [promo], [wallet], [5], [change.kind ?? 'posted'], [change.pendingId ?? null], [null], ['adjustment'], [null], [null], ['{}'],
+        [], [], change.closed ?? [], moves.map((m) => m.id), moves.map((m) => m.dp), moves.map((m) => m.cp), moves.map(() => 0), moves.map(() => 0),
+        moves.map(() => null), []],
+    ));
+    expect(await db('transfers').where({ id }).first()).toBeUndefined();
+    expect((await ledger.balance(wallet)).available).toBe(1_000);
+    return code;
+  }
+
+  it('a transfer naming an account the batch does not move is refused', async () => {
+    expect(await writeBadly({ moved: 'debit only' })).toBe('CL003');
+  });
+
+  it('a settlement of something that is not a hold between its accounts is refused', async () => {
+    const otherWallet = await newWallet(1_000);
+    const elsewhere = await hold(otherWallet, 10);
+    expect(await writeBadly({ kind: 'post_pending', pendingId: 'no-such-hold' })).toBe('CL003');
+    expect(await writeBadly({ kind: 'post_pending', pendingId: elsewhere.id })).toBe('CL003');
+    expect(await writeBadly({ kind: 'post_pending', pendingId: `grant-${otherWallet}` })).toBe('CL003');
+  });
+
+  it('closing a hold that is not open is refused', async () => {
+    expect(await writeBadly({ closed: ['no-such-hold'] })).toBe('CL003');
+  });
+});
+
 describe('idempotency', () => {
   it('replays return the first result; other parameters under the same id conflict', async () => {
     const wallet = await newWallet(2_000);
