@@ -22,6 +22,40 @@ import * as ledgerPlans from './20261125_005_ledger_plans';
 
 export const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], text[], bigint[], text[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[]';
 
+/** The first ledger_load_locked; 20261201_008_ledger_expiry_watermark replaces it (and restores it on the way down). */
+export const LOAD_LOCKED_V1 = `
+    create function ledger_load_locked(
+      p_account_ids uuid[], p_ids text[], p_pending_ids text[], p_expiry_now timestamptz, p_expiry_limit int
+    ) returns json language plpgsql volatile set plan_cache_mode = force_custom_plan as $$
+    declare
+      v_candidates text[] := '{}';
+      v_pending text[];
+      v_account_ids uuid[];
+      v_accounts json;
+      v_transfers json;
+    begin
+      if p_expiry_now is not null then
+        select coalesce(array_agg(c.transfer_id order by c.timeout_at, c.transfer_id), '{}') into v_candidates
+        from (select transfer_id, timeout_at from pending_holds where timeout_at <= p_expiry_now
+              order by timeout_at, transfer_id limit p_expiry_limit) c;
+      end if;
+      v_pending := p_pending_ids || v_candidates;
+      -- Holds are immutable, so their accounts can be read before locking.
+      v_account_ids := array(select unnest(p_account_ids)
+                             union select debit_account_id from transfers where id = any(v_pending)
+                             union select credit_account_id from transfers where id = any(v_pending));
+      -- Every writer locks accounts in id order: no deadlocks between batches.
+      select coalesce(json_agg(a), '[]') into v_accounts from (
+        select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
+        from accounts where id = any(v_account_ids) order by id for no key update) a;
+      -- Read after the locks (a new snapshot per statement): every commit that touched these accounts is seen.
+      select coalesce(json_agg(t), '[]') into v_transfers from (
+        select * from transfers where id = any(p_ids || v_pending)
+        union all
+        select * from transfers where pending_id = any(v_pending) and not (id = any(p_ids || v_pending))) t;
+      return json_build_object('now', now(), 'accounts', v_accounts, 'transfers', v_transfers, 'candidates', to_json(v_candidates));
+    end $$`;
+
 /** The first ledger_write; 20261201_007_ledger_write_checks replaces it (and restores it on the way down). */
 export const LEDGER_WRITE_V1 = `
     create function ledger_write(
@@ -79,38 +113,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('alter table pending_holds drop constraint pending_holds_transfer_id_foreign');
   // Nothing reads transfers by run (a run's transfers have ids made from the run id): one index less to write per transfer.
   await knex.raw('drop index transfers_run_idx');
-  await knex.raw(`
-    create function ledger_load_locked(
-      p_account_ids uuid[], p_ids text[], p_pending_ids text[], p_expiry_now timestamptz, p_expiry_limit int
-    ) returns json language plpgsql volatile set plan_cache_mode = force_custom_plan as $$
-    declare
-      v_candidates text[] := '{}';
-      v_pending text[];
-      v_account_ids uuid[];
-      v_accounts json;
-      v_transfers json;
-    begin
-      if p_expiry_now is not null then
-        select coalesce(array_agg(c.transfer_id order by c.timeout_at, c.transfer_id), '{}') into v_candidates
-        from (select transfer_id, timeout_at from pending_holds where timeout_at <= p_expiry_now
-              order by timeout_at, transfer_id limit p_expiry_limit) c;
-      end if;
-      v_pending := p_pending_ids || v_candidates;
-      -- Holds are immutable, so their accounts can be read before locking.
-      v_account_ids := array(select unnest(p_account_ids)
-                             union select debit_account_id from transfers where id = any(v_pending)
-                             union select credit_account_id from transfers where id = any(v_pending));
-      -- Every writer locks accounts in id order: no deadlocks between batches.
-      select coalesce(json_agg(a), '[]') into v_accounts from (
-        select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
-        from accounts where id = any(v_account_ids) order by id for no key update) a;
-      -- Read after the locks (a new snapshot per statement): every commit that touched these accounts is seen.
-      select coalesce(json_agg(t), '[]') into v_transfers from (
-        select * from transfers where id = any(p_ids || v_pending)
-        union all
-        select * from transfers where pending_id = any(v_pending) and not (id = any(p_ids || v_pending))) t;
-      return json_build_object('now', now(), 'accounts', v_accounts, 'transfers', v_transfers, 'candidates', to_json(v_candidates));
-    end $$`);
+  await knex.raw(LOAD_LOCKED_V1);
   await knex.raw(`comment on function ledger_load_locked(uuid[], text[], text[], timestamptz, int) is
     'Ledger batcher, exact way: locks the accounts of a batch in id order, then loads the transfers it may meet.'`);
 

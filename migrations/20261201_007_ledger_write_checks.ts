@@ -23,20 +23,8 @@ const FOREIGN_KEYS = [
   ['transfers_pending_id_foreign', 'pending_id', 'transfers'],
 ] as const;
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`
-    create function ledger_refuse_change() returns trigger language plpgsql as $$
-    begin
-      raise exception 'ledger: % on % refused (transfers are immutable, accounts permanent)', tg_op, tg_table_name
-        using errcode = 'CL004';
-    end $$`);
-  await knex.raw(`create trigger transfers_immutable before update or delete or truncate on transfers
-                   for each statement execute function ledger_refuse_change()`);
-  await knex.raw(`create trigger accounts_permanent before delete or truncate on accounts
-                   for each statement execute function ledger_refuse_change()`);
-  for (const [name] of FOREIGN_KEYS) await knex.raw(`alter table transfers drop constraint ${name}`);
-
-  await knex.raw(`
+/** ledger_write with the batch-wide checks; 20261201_008_ledger_expiry_watermark replaces it (and restores it on the way down). */
+export const LEDGER_WRITE_V2 = `
     create or replace function ledger_write(
       t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],
       t_reason text[], t_run text[], t_order text[], t_metadata jsonb[],
@@ -101,7 +89,22 @@ export async function up(knex: Knex): Promise<void> {
         raise exception 'ledger: a hold closed here was not open' using errcode = 'CL003';
       end if;
       return json_build_object('now', v_now, 'accounts', v_accounts);
+    end $$`;
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    create function ledger_refuse_change() returns trigger language plpgsql as $$
+    begin
+      raise exception 'ledger: % on % refused (transfers are immutable, accounts permanent)', tg_op, tg_table_name
+        using errcode = 'CL004';
     end $$`);
+  await knex.raw(`create trigger transfers_immutable before update or delete or truncate on transfers
+                   for each statement execute function ledger_refuse_change()`);
+  await knex.raw(`create trigger accounts_permanent before delete or truncate on accounts
+                   for each statement execute function ledger_refuse_change()`);
+  for (const [name] of FOREIGN_KEYS) await knex.raw(`alter table transfers drop constraint ${name}`);
+
+  await knex.raw(LEDGER_WRITE_V2);
 }
 
 export async function down(knex: Knex): Promise<void> {

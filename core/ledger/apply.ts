@@ -41,9 +41,6 @@ export interface BatchOutcome {
   results: OpResult[];
   inserts: Transfer[];
   touched: Set<string>;
-  /** Holds opened (insert into pending_holds) and resolved (delete) by this batch. */
-  opened: Transfer[];
-  resolved: string[];
 }
 
 export const expiryTransferId = (pendingId: string) => `expire:${pendingId}`;
@@ -51,16 +48,12 @@ export const expiryTransferId = (pendingId: string) => `expire:${pendingId}`;
 export const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
 
 export function applyBatch(ops: LedgerOp[], state: BatchState): BatchOutcome {
-  const out: BatchOutcome = { results: [], inserts: [], touched: new Set(), opened: [], resolved: [] };
+  const out: BatchOutcome = { results: [], inserts: [], touched: new Set() };
 
   const store = (t: Transfer) => {
     state.transfers.set(t.id, t);
     out.inserts.push(t);
-    if (t.pendingId) {
-      state.resolutions.set(t.pendingId, t);
-      out.resolved.push(t.pendingId);
-    }
-    if (t.kind === 'pending') out.opened.push(t);
+    if (t.pendingId) state.resolutions.set(t.pendingId, t);
     out.touched.add(t.debitAccountId);
     out.touched.add(t.creditAccountId);
   };

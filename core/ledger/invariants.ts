@@ -67,16 +67,13 @@ export async function checkLedgerInvariants(db: Db): Promise<{ violations: strin
   );
   for (const b of bad) violations.push(`transfer ${b.id} ${b.problem}`);
 
-  // The expiry sweep's list of open holds is exactly the unresolved holds.
-  const { rows: [holds] } = await db.raw<{ rows: { missing: number; stale: number }[] }>(
-    `select
-       (select count(*)::int from transfers p where p.kind = 'pending'
-          and not exists (select 1 from transfers r where r.pending_id = p.id)
-          and not exists (select 1 from pending_holds h where h.transfer_id = p.id)) as missing,
-       (select count(*)::int from pending_holds h where exists (select 1 from transfers r where r.pending_id = h.transfer_id)) as stale`,
+  // The expiry sweep has swept no further than it resolved: no open hold times out at or before swept_to.
+  const { rows: [holds] } = await db.raw<{ rows: { unswept: number }[] }>(
+    `select count(*)::int as unswept from transfers p, ledger_expiry e
+     where p.kind = 'pending' and p.timeout_at <= e.swept_to
+       and not exists (select 1 from transfers r where r.pending_id = p.id)`,
   );
-  if (holds && holds.missing > 0) violations.push(`${holds.missing} open holds are missing from pending_holds`);
-  if (holds && holds.stale > 0) violations.push(`${holds.stale} resolved holds are still in pending_holds`);
+  if (holds && holds.unswept > 0) violations.push(`${holds.unswept} open holds time out before the expiry sweep's mark`);
 
   return { violations };
 }

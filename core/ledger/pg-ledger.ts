@@ -112,12 +112,12 @@ const SQL = {
     name: 'ledger_load_locked',
     text: 'select ledger_load_locked($1::uuid[], $2::text[], $3::text[], $4::timestamptz, $5::int) as batch',
   },
-  // One call writes the whole batch: transfers, the open-holds list and the balance deltas.
+  // One call writes the whole batch: transfers, the balance deltas and, for an expiry, how far it swept.
   write: {
     name: 'ledger_write',
     text: `select ledger_write($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
-             $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::bigint[], $14::text[],
-             $15::uuid[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::timestamptz[]) as written`,
+             $8::text[], $9::text[], $10::text[], $11::jsonb[],
+             $12::uuid[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::timestamptz[], $19::timestamptz) as written`,
   },
 } as const;
 
@@ -404,7 +404,7 @@ export class PgLedger implements Ledger {
     const settled = outcome.inserts.flatMap((t) => (t.kind === 'post_pending' ? [state.transfers.get(t.pendingId!)!.timeoutAt!] : []));
     const client = (await this.db.client.acquireConnection()) as PoolClient;
     try {
-      const written = await this.write(client, outcome, state, start, settled);
+      const written = await this.write(client, outcome, state, start, settled, null);
       this.remember(outcome, state, written, false);
       return outcome.results;
     } finally {
@@ -467,7 +467,7 @@ export class PgLedger implements Ledger {
       const state: BatchState = { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates };
 
       const outcome = applyBatch(ops, state);
-      const written = await this.write(client, outcome, state, start, []);
+      const written = await this.write(client, outcome, state, start, [], batch.swept_to);
       await client.query('commit');
       this.remember(outcome, state, written, true);
       return outcome.results;
@@ -488,12 +488,8 @@ export class PgLedger implements Ledger {
   /** ledger_write for an applied batch; the transfers it returns carry the database's time. */
   private async write(
     on: PoolClient, outcome: BatchOutcome, state: BatchState, start: Map<string, AccountState>, settledTimeouts: Date[],
+    sweptTo: string | null,
   ): Promise<WrittenAccount[]> {
-    // A hold opened and resolved in the same batch never enters pending_holds.
-    const resolvedHere = new Set(outcome.resolved);
-    const openedHere = new Set(outcome.opened.map((t) => t.id));
-    const opened = outcome.opened.filter((t) => !resolvedHere.has(t.id));
-    const closed = outcome.resolved.filter((id) => !openedHere.has(id));
     // Every account a transfer names, even one whose balance ends where it began: ledger_write proves each exists by moving it.
     const moves = [...outcome.touched].map((id) => {
       const a = state.accounts.get(id)!;
@@ -507,7 +503,7 @@ export class PgLedger implements Ledger {
     // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
     moves.sort((a, b) => (a.id < b.id ? -1 : 1));
     const rows = outcome.inserts;
-    if (rows.length === 0 && moves.length === 0) return [];
+    if (rows.length === 0 && moves.length === 0 && sweptTo === null) return [];
     const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);
     const { rows: [result] } = await on.query<{ written: { now: string; accounts: WrittenAccount[] } }>({
       ...SQL.write,
@@ -516,9 +512,8 @@ export class PgLedger implements Ledger {
         plain(rows.map((t) => t.amount)), plain(rows.map((t) => t.kind)), texts(rows.map((t) => t.pendingId)), plain(rows.map(timeoutMs)),
         texts(rows.map((t) => t.reason)), texts(rows.map((t) => t.runId)), texts(rows.map((t) => t.orderId)),
         texts(rows.map((t) => JSON.stringify(t.metadata))),
-        texts(opened.map((t) => t.id)), plain(opened.map(timeoutMs)), texts(closed),
         plain(moves.map((m) => m.id)), plain(moves.map((m) => m.dp)), plain(moves.map((m) => m.cp)), plain(moves.map((m) => m.dpe)),
-        plain(moves.map((m) => m.cpe)), plain(moves.map((m) => m.need)), plain(settledTimeouts.map((d) => d.toISOString())),
+        plain(moves.map((m) => m.cpe)), plain(moves.map((m) => m.need)), plain(settledTimeouts.map((d) => d.toISOString())), sweptTo,
       ],
     });
     const now = new Date(result!.written.now);
@@ -561,6 +556,8 @@ interface LoadedBatch {
   accounts: { id: string; limited: boolean; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }[];
   transfers: (Omit<TransferRow, 'timeout_at' | 'created_at'> & { timeout_at: string | null; created_at: string })[];
   candidates: string[];
+  /** For an expiry: how far voiding its candidates sweeps (ledger_expiry.swept_to). */
+  swept_to: string | null;
 }
 
 // PostgreSQL array literals, built here rather than by pg's generic escaping (a tenth of the batcher's CPU).

@@ -101,7 +101,6 @@ const naivePair = (db: Db, revenue: string): Pair => async (wallet, id) => {
     const w = accounts.find((a) => a.id === wallet)!;
     if (w.credits_posted - w.debits_posted - w.debits_pending < HOLD) throw new Error('insufficient credits');
     await trx('transfers').insert({ id, debit_account_id: wallet, credit_account_id: revenue, amount: HOLD, kind: 'pending', reason: 'run', run_id: id, timeout_at: trx.raw(`now() + interval '10 minutes'`) });
-    await trx('pending_holds').insert({ transfer_id: id, timeout_at: trx.raw(`now() + interval '10 minutes'`) });
     await trx('accounts').where({ id: wallet }).increment('debits_pending', HOLD);
     await trx('accounts').where({ id: revenue }).increment('credits_pending', HOLD);
   });
@@ -110,7 +109,6 @@ const naivePair = (db: Db, revenue: string): Pair => async (wallet, id) => {
     const hold = await trx('transfers').where({ id }).first('amount');
     if (!hold || (await trx('transfers').where({ pending_id: id }).first('id'))) throw new Error('hold not open');
     await trx('transfers').insert({ id: `${id}:settle`, debit_account_id: wallet, credit_account_id: revenue, amount: COST, kind: 'post_pending', pending_id: id, reason: 'run', run_id: id });
-    await trx('pending_holds').where({ transfer_id: id }).delete();
     await trx('accounts').where({ id: wallet }).update({ debits_pending: trx.raw('debits_pending - ?', [HOLD]), debits_posted: trx.raw('debits_posted + ?', [COST]) });
     await trx('accounts').where({ id: revenue }).update({ credits_pending: trx.raw('credits_pending - ?', [HOLD]), credits_posted: trx.raw('credits_posted + ?', [COST]) });
   });

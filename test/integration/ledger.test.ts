@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { randomUUID } from 'node:crypto';
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import { createLedger, type Ledger } from '../../core/ledger';
+import type { Knex } from 'knex';
+import type { PoolClient } from 'pg';
 import type { Db } from '../../core/db';
 import { freshDatabase } from '../support/stack';
 
@@ -35,6 +37,24 @@ async function failure(p: Promise<unknown>): Promise<AppError> {
     return error as AppError;
   }
   throw new Error('expected the operation to fail');
+}
+
+/** ledger_write as the batcher calls it, for tests that play a batcher (or another process) by hand. */
+const LEDGER_WRITE = `select ledger_write(?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[],
+  ?::text[], ?::jsonb[], ?::uuid[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::timestamptz)`;
+interface Move { id: string; dp?: number; cp?: number; dpe?: number; cpe?: number; need?: number }
+function ledgerWriteArgs(
+  t: { id: string; debit: string; credit: string; amount: number; kind: string; pendingId?: string; timeoutMs?: number }, moves: Move[],
+): Knex.RawBinding[] {
+  const sorted = [...moves].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const column = (f: (m: Move) => number | null) => sorted.map(f);
+  const values = [
+    [t.id], [t.debit], [t.credit], [t.amount], [t.kind], [t.pendingId ?? null], [t.timeoutMs ?? null], ['adjustment'], [null], [null], ['{}'],
+    sorted.map((m) => m.id), column((m) => m.dp ?? 0), column((m) => m.cp ?? 0), column((m) => m.dpe ?? 0), column((m) => m.cpe ?? 0),
+    column((m) => m.need ?? null), [], null,
+  ];
+  // (pg turns arrays with nulls into PostgreSQL arrays; knex's binding types only know arrays of one type.)
+  return values as unknown as Knex.RawBinding[];
 }
 
 beforeAll(async () => {
@@ -328,18 +348,13 @@ describe('the database guards the ledger whatever code writes to it', () => {
 
   // ledger_write called directly, as a faulty batcher would: one posted transfer of 5 from promo to the wallet,
   // with one part made wrong. It must refuse and write nothing.
-  async function writeBadly(change: { moved?: 'debit only'; kind?: 'post_pending'; pendingId?: string; closed?: string[] }): Promise<string | undefined> {
+  async function writeBadly(change: { moved?: 'debit only'; kind?: 'post_pending' | 'pending'; pendingId?: string; timeoutMs?: number }): Promise<string | undefined> {
     const wallet = await newWallet(1_000);
     const id = randomUUID();
-    const moves = [{ id: promo, dp: 5, cp: 0 }, { id: wallet, dp: 0, cp: 5 }]
-      .filter((m) => change.moved !== 'debit only' || m.id === promo).sort((a, b) => (a.id < b.id ? -1 : 1));
-    const code = await sqlState(db.raw(
-      `select ledger_write(?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[],
-         ?::jsonb[], ?::text[], ?::bigint[], ?::text[], ?::uuid[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[])`,
-      [[id], [promo], [wallet], [5], [change.kind ?? 'posted'], [change.pendingId ?? null], [null], ['adjustment'], [null], [null], ['{}'],
-        [], [], change.closed ?? [], moves.map((m) => m.id), moves.map((m) => m.dp), moves.map((m) => m.cp), moves.map(() => 0), moves.map(() => 0),
-        moves.map(() => null), []],
-    ));
+    const moves = [{ id: promo, dp: 5 }, { id: wallet, cp: 5 }].filter((m) => change.moved !== 'debit only' || m.id === promo);
+    const code = await sqlState(db.raw(LEDGER_WRITE, ledgerWriteArgs(
+      { id, debit: promo, credit: wallet, amount: 5, kind: change.kind ?? 'posted', pendingId: change.pendingId, timeoutMs: change.timeoutMs }, moves,
+    )));
     expect(await db('transfers').where({ id }).first()).toBeUndefined();
     expect((await ledger.balance(wallet)).available).toBe(1_000);
     return code;
@@ -357,8 +372,8 @@ describe('the database guards the ledger whatever code writes to it', () => {
     expect(await writeBadly({ kind: 'post_pending', pendingId: `grant-${otherWallet}` })).toBe('CL003');
   });
 
-  it('closing a hold that is not open is refused', async () => {
-    expect(await writeBadly({ closed: ['no-such-hold'] })).toBe('CL003');
+  it('a hold that times out the moment it is written is refused (the expiry sweep relies on at least 1 ms)', async () => {
+    expect(await writeBadly({ kind: 'pending', timeoutMs: 0 })).toBe('CL003');
   });
 });
 
@@ -420,6 +435,31 @@ describe('expiry', () => {
     // (Other tests' open holds expire by then too.)
     expect(await ledger.expire(new Date(Date.now() + 2 * 3_600_000))).toBeGreaterThanOrEqual(1);
     expect((await ledger.getTransfer(`expire:${long.id}`))?.amount).toBe(200);
+    expect((await ledger.balance(wallet)).available).toBe(1_000);
+  });
+
+  it('a hold still being written when a sweep starts is swept once it commits, never skipped', async () => {
+    const wallet = await newWallet(1_000);
+    const id = randomUUID();
+    // Another process, between writing a hold that times out in 1 ms and committing it.
+    const writer = (await db.client.acquireConnection()) as PoolClient;
+    try {
+      await writer.query('begin');
+      const { sql, bindings } = db.raw(LEDGER_WRITE, ledgerWriteArgs(
+        { id, debit: wallet, credit: revenue, amount: 10, kind: 'pending', timeoutMs: 1 },
+        [{ id: wallet, dpe: 10, need: 10 }, { id: revenue, cpe: 10 }],
+      )).toSQL().toNative();
+      await writer.query(sql, bindings as unknown[]);
+      let swept: number | undefined;
+      const sweep = ledger.expire(new Date(Date.now() + 60_000)).then((n) => (swept = n));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(swept).toBeUndefined(); // the sweep waits for the write in flight
+      await writer.query('commit');
+      expect(await sweep).toBeGreaterThanOrEqual(1);
+    } finally {
+      await db.client.releaseConnection(writer);
+    }
+    expect(await ledger.getTransfer(`expire:${id}`)).toMatchObject({ kind: 'void_pending', reason: 'expired', amount: 10 });
     expect((await ledger.balance(wallet)).available).toBe(1_000);
   });
 
