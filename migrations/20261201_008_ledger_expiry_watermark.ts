@@ -133,13 +133,15 @@ export async function up(knex: Knex): Promise<void> {
       if 1 > any(t_timeout_ms) then
         raise exception 'ledger: a hold times out at least 1 ms after it is written' using errcode = 'CL003';
       end if;
+      -- The hold is looked up by id alone: a condition on kind would let the plan, made once while transfers may
+      -- still be empty, walk transfers_hold_timeout_idx (every hold ever) instead of the primary key.
       if exists (
         select 1 from unnest(t_pending, t_debit, t_credit) as r(pending, debit, credit)
         where r.pending is not null
           and not exists (select 1 from unnest(t_id, t_kind, t_debit, t_credit) as b(id, kind, debit, credit)
                           where b.id = r.pending and b.kind = 'pending' and b.debit = r.debit and b.credit = r.credit)
-          and not exists (select 1 from transfers h
-                          where h.id = r.pending and h.kind = 'pending' and h.debit_account_id = r.debit and h.credit_account_id = r.credit)
+          and not coalesce((select h.kind = 'pending' and h.debit_account_id = r.debit and h.credit_account_id = r.credit
+                            from transfers h where h.id = r.pending), false)
       ) then
         raise exception 'ledger: a transfer resolves no hold between its accounts' using errcode = 'CL003';
       end if;
