@@ -15,7 +15,9 @@
 // barrier): every write that held the lock has committed, so the sweep's next
 // snapshot sees it, and any later write holds the lock after the barrier, so
 // its stamp, and its holds' timeouts (at least 1 ms later), are later than
-// the barrier's clock. swept_to never passes that clock.
+// the barrier's clock. swept_to never passes that clock. New writes queue
+// behind a waiting barrier, so it waits a second at most: when a write is
+// stuck in flight, the sweep voids what it sees and leaves the mark.
 import type { Knex } from 'knex';
 import { LOAD_LOCKED_V1 } from './20261201_006_ledger_optimistic_batches';
 import { LEDGER_WRITE_V2 } from './20261201_007_ledger_write_checks';
@@ -25,6 +27,8 @@ export const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], big
 const LOAD_ARGS = 'uuid[], text[], text[], timestamptz, int';
 /** The key of the ledger's advisory lock (writes share it; a sweep's barrier takes it alone for an instant). */
 const LEDGER_LOCK = 7_254_410_001;
+/** How long a sweep's barrier waits for the writes in flight before it gives up (and leaves the mark). */
+const BARRIER_WAIT = '1s';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index transfers_hold_timeout_idx on transfers (timeout_at, id) where kind = 'pending'`);
@@ -59,11 +63,20 @@ export async function up(knex: Knex): Promise<void> {
           v_barrier timestamptz;
           v_count int;
           v_last timestamptz;
+          v_lock_timeout text := current_setting('lock_timeout');
         begin
-          -- The barrier (see migration 20261201_008): every write that held the lock has committed.
-          perform pg_advisory_lock(${LEDGER_LOCK});
-          v_barrier := clock_timestamp();
-          perform pg_advisory_unlock(${LEDGER_LOCK});
+          -- The barrier (see the top of this migration): every write that held the lock has committed. New writes
+          -- queue behind it, so it waits a second at most: a write stuck in flight must not stall the ledger. Then
+          -- this sweep voids what it sees but leaves the mark where it is.
+          begin
+            perform set_config('lock_timeout', '${BARRIER_WAIT}', true);
+            perform pg_advisory_lock(${LEDGER_LOCK});
+            v_barrier := clock_timestamp();
+            perform pg_advisory_unlock(${LEDGER_LOCK});
+          exception when lock_not_available then
+            v_barrier := null;
+          end;
+          perform set_config('lock_timeout', v_lock_timeout, true);
           select swept_to into v_from from ledger_expiry;
           -- A new statement, so a new snapshot: it sees every write before the barrier.
           select coalesce(array_agg(c.id order by c.timeout_at, c.id), '{}'), count(*), max(c.timeout_at)
@@ -74,7 +87,7 @@ export async function up(knex: Knex): Promise<void> {
                 order by h.timeout_at, h.id limit p_expiry_limit) c;
           -- Once the candidates are voided, every hold up to here is resolved: all of them up to the barrier and
           -- the sweep's now, or, when the limit cut the list, up to just before the last candidate's timeout.
-          v_swept_to := least(v_barrier, p_expiry_now);
+          v_swept_to := case when v_barrier is null then v_from else least(v_barrier, p_expiry_now) end;
           if v_count >= p_expiry_limit then
             v_swept_to := least(v_swept_to, v_last - interval '1 microsecond');
           end if;

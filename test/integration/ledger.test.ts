@@ -463,6 +463,39 @@ describe('expiry', () => {
     expect((await ledger.balance(wallet)).available).toBe(1_000);
   });
 
+  it('a write stuck in flight stalls the ledger a second at most during a sweep, and its hold is swept later', async () => {
+    const wallet = await newWallet(1_000);
+    const other = await newWallet(1_000);
+    const id = randomUUID();
+    const writer = (await db.client.acquireConnection()) as PoolClient;
+    try {
+      await writer.query('begin');
+      const { sql, bindings } = db.raw(LEDGER_WRITE, ledgerWriteArgs(
+        { id, debit: wallet, credit: revenue, amount: 10, kind: 'pending', timeoutMs: 1 },
+        [{ id: wallet, dpe: 10, need: 10 }, { id: revenue, cpe: 10 }],
+      )).toSQL().toNative();
+      await writer.query(sql, bindings as unknown[]);
+      const sweep = ledger.expire(new Date(Date.now() + 60_000));
+      await new Promise((r) => setTimeout(r, 50));
+      // Another process's hold (on other accounts: the stuck write holds its rows), queued behind the sweep's
+      // barrier, goes through once the barrier gives up.
+      const adjustments = (await ledger.ensureSystemAccount('adjustments')).id;
+      const started = Date.now();
+      await createLedger(db).hold({ id: randomUUID(), debitAccountId: other, creditAccountId: adjustments, amount: 5, reason: 'run', timeoutMs: 600_000 });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      await sweep;
+      const [mark] = await db('ledger_expiry').select('swept_to');
+      const [stuck] = await db.raw('select clock_timestamp() as now').then((r) => r.rows as { now: Date }[]);
+      expect(mark.swept_to.getTime()).toBeLessThan(stuck!.now.getTime());
+      await writer.query('commit');
+    } finally {
+      await db.client.releaseConnection(writer);
+    }
+    // The stuck hold times out before the sweep's clock, yet the mark did not pass it: the next sweep voids it.
+    expect(await ledger.expire(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(1);
+    expect(await ledger.getTransfer(`expire:${id}`)).toMatchObject({ kind: 'void_pending', amount: 10 });
+  });
+
   it('sweeps more holds than one expiry batch', async () => {
     const small = createLedger(db, { expiryBatch: 7 });
     const wallet = await newWallet(100);
