@@ -22,7 +22,7 @@ import * as ledgerPlans from './20261125_005_ledger_plans';
 
 export const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], text[], bigint[], text[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[]';
 
-/** The first ledger_load_locked; 20261201_008_ledger_expiry_watermark replaces it (and restores it on the way down). */
+/** The first ledger_load_locked; 20261201_007_ledger_guards_and_expiry replaces it (and restores it on the way down). */
 export const LOAD_LOCKED_V1 = `
     create function ledger_load_locked(
       p_account_ids uuid[], p_ids text[], p_pending_ids text[], p_expiry_now timestamptz, p_expiry_limit int
@@ -56,7 +56,7 @@ export const LOAD_LOCKED_V1 = `
       return json_build_object('now', now(), 'accounts', v_accounts, 'transfers', v_transfers, 'candidates', to_json(v_candidates));
     end $$`;
 
-/** The first ledger_write; 20261201_007_ledger_write_checks replaces it (and restores it on the way down). */
+/** The first ledger_write; 20261201_007_ledger_guards_and_expiry replaces it (and restores it on the way down). */
 export const LEDGER_WRITE_V1 = `
     create function ledger_write(
       t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],

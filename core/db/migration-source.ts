@@ -8,8 +8,7 @@ import * as m003 from '../../migrations/20261125_003_runs';
 import * as m004 from '../../migrations/20261125_004_connectors';
 import * as m005 from '../../migrations/20261125_005_ledger_plans';
 import * as m006 from '../../migrations/20261201_006_ledger_optimistic_batches';
-import * as m007 from '../../migrations/20261201_007_ledger_write_checks';
-import * as m008 from '../../migrations/20261201_008_ledger_expiry_watermark';
+import * as m007 from '../../migrations/20261201_007_ledger_guards_and_expiry';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
@@ -18,8 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_004_connectors': m004,
   '20261125_005_ledger_plans': m005,
   '20261201_006_ledger_optimistic_batches': m006,
-  '20261201_007_ledger_write_checks': m007,
-  '20261201_008_ledger_expiry_watermark': m008,
+  '20261201_007_ledger_guards_and_expiry': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

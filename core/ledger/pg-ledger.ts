@@ -319,8 +319,8 @@ export class PgLedger implements Ledger {
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) void this.runBatch(size);
   }
 
-  // Takes everything queued (up to maxBatch) into one batch; when it
-  // commits, whatever queued meanwhile goes into the next.
+  // Takes its share of the queue into one batch; when it commits, whatever
+  // queued meanwhile goes into the next.
   private async runBatch(size: number): Promise<void> {
     this.inFlight += 1;
     const batch = this.queue.splice(0, size);
@@ -503,7 +503,8 @@ export class PgLedger implements Ledger {
     // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
     moves.sort((a, b) => (a.id < b.id ? -1 : 1));
     const rows = outcome.inserts;
-    if (rows.length === 0 && moves.length === 0 && sweptTo === null) return [];
+    // (moves come from the inserts' accounts: no inserts, no moves.)
+    if (rows.length === 0 && sweptTo === null) return [];
     const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);
     const { rows: [result] } = await on.query<{ written: { now: string; accounts: WrittenAccount[] } }>({
       ...SQL.write,

@@ -1,12 +1,26 @@
-// Expiry without a list of open holds.
+// The ledger's guards checked once a batch, and expiry without a list of open holds.
+//
+// The foreign keys of transfers (debit and credit account, the hold a
+// settlement resolves) were checked by a trigger per row: a query of its own
+// each, which also locked the referenced row (the hold's row lock a WAL
+// record, the accounts' a multixact beside the batch's own lock): about a
+// quarter of PostgreSQL's time per operation. ledger_write now proves the
+// same for the whole batch, and more, before it writes anything (CL003):
+// - every account a transfer names is one the batch moves, and the balance
+//   update (which locks and counts them) proves each exists;
+// - every hold a transfer resolves is a hold between the same two accounts,
+//   written before or in this batch;
+// - every hold times out at least 1 ms after it is written (see below).
+// What the keys also gave, that a referenced row is never removed, is a rule
+// of its own: transfers are never updated, deleted or truncated, and accounts
+// never deleted or truncated (CL004), whoever tries.
 //
 // pending_holds, the expiry sweep's list of open holds, was written twice per
 // hold: a row (and two index entries) when the hold opened, a delete when it
-// resolved. That was about a seventh of PostgreSQL's time per operation.
-// Now the sweep reads holds by their timeout from a partial index on
-// transfers, and keeps how far it has swept: ledger_expiry.swept_to, before
-// or at which every hold is resolved. Each sweep reads only the holds that
-// timed out since.
+// resolved: about a seventh of PostgreSQL's time per operation. Now the sweep
+// reads holds by their timeout from a partial index on transfers, and keeps
+// how far it has swept: ledger_expiry.swept_to, before or at which every hold
+// is resolved. Each sweep reads only the holds that timed out since.
 //
 // What makes that safe is knowing that no hold still to commit can time out
 // at or before swept_to. Every ledger_write takes the ledger's advisory lock
@@ -19,11 +33,14 @@
 // behind a waiting barrier, so it waits a second at most: when a write is
 // stuck in flight, the sweep voids what it sees and leaves the mark.
 import type { Knex } from 'knex';
-import { LOAD_LOCKED_V1 } from './20261201_006_ledger_optimistic_batches';
-import { LEDGER_WRITE_V2 } from './20261201_007_ledger_write_checks';
+import { LEDGER_WRITE_V1, LOAD_LOCKED_V1, WRITE_ARGS as WRITE_V1_ARGS } from './20261201_006_ledger_optimistic_batches';
 
-const WRITE_V2_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], text[], bigint[], text[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[]';
-export const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[], timestamptz';
+const FOREIGN_KEYS = [
+  ['transfers_debit_account_id_foreign', 'debit_account_id', 'accounts'],
+  ['transfers_credit_account_id_foreign', 'credit_account_id', 'accounts'],
+  ['transfers_pending_id_foreign', 'pending_id', 'transfers'],
+] as const;
+const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[], timestamptz';
 const LOAD_ARGS = 'uuid[], text[], text[], timestamptz, int';
 /** The key of the ledger's advisory lock (writes share it; a sweep's barrier takes it alone for an instant). */
 const LEDGER_LOCK = 7_254_410_001;
@@ -31,6 +48,18 @@ const LEDGER_LOCK = 7_254_410_001;
 const BARRIER_WAIT = '1s';
 
 export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    create function ledger_refuse_change() returns trigger language plpgsql as $$
+    begin
+      raise exception 'ledger: % on % refused (transfers are immutable, accounts permanent)', tg_op, tg_table_name
+        using errcode = 'CL004';
+    end $$`);
+  await knex.raw(`create trigger transfers_immutable before update or delete or truncate on transfers
+                   for each statement execute function ledger_refuse_change()`);
+  await knex.raw(`create trigger accounts_permanent before delete or truncate on accounts
+                   for each statement execute function ledger_refuse_change()`);
+  for (const [name] of FOREIGN_KEYS) await knex.raw(`alter table transfers drop constraint ${name}`);
+
   await knex.raw(`create index transfers_hold_timeout_idx on transfers (timeout_at, id) where kind = 'pending'`);
   await knex.raw(`
     create table ledger_expiry (
@@ -117,7 +146,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`comment on function ledger_load_locked(${LOAD_ARGS}) is
     'Ledger batcher, exact way: locks the accounts of a batch in id order, then loads the transfers it may meet; for an expiry, the holds timed out since ledger_expiry.swept_to and how far voiding them sweeps.'`);
 
-  await knex.raw(`drop function ledger_write(${WRITE_V2_ARGS})`);
+  await knex.raw(`drop function ledger_write(${WRITE_V1_ARGS})`);
   await knex.raw(`
     create function ledger_write(
       t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],
@@ -191,15 +220,21 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`drop function ledger_write(${WRITE_ARGS})`);
-  await knex.raw(LEDGER_WRITE_V2);
+  await knex.raw(LEDGER_WRITE_V1);
   await knex.raw(`drop function ledger_load_locked(${LOAD_ARGS})`);
   await knex.raw(LOAD_LOCKED_V1);
-  await knex.raw(`
-    create table pending_holds (transfer_id text primary key, timeout_at timestamptz not null)`);
+  // As 20261201_006 left it (no foreign key), with the open holds.
+  await knex.raw('create table pending_holds (transfer_id text primary key, timeout_at timestamptz not null)');
   await knex.raw('create index pending_holds_timeout_idx on pending_holds (timeout_at)');
   await knex.raw(`insert into pending_holds (transfer_id, timeout_at)
                   select h.id, h.timeout_at from transfers h
                   where h.kind = 'pending' and not exists (select 1 from transfers r where r.pending_id = h.id)`);
   await knex.raw('drop table ledger_expiry');
   await knex.raw('drop index transfers_hold_timeout_idx');
+  for (const [name, column, table] of FOREIGN_KEYS) {
+    await knex.raw(`alter table transfers add constraint ${name} foreign key (${column}) references ${table} (id)`);
+  }
+  await knex.raw('drop trigger accounts_permanent on accounts');
+  await knex.raw('drop trigger transfers_immutable on transfers');
+  await knex.raw('drop function ledger_refuse_change()');
 }
