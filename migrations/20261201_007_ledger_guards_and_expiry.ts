@@ -40,12 +40,84 @@ const FOREIGN_KEYS = [
   ['transfers_credit_account_id_foreign', 'credit_account_id', 'accounts'],
   ['transfers_pending_id_foreign', 'pending_id', 'transfers'],
 ] as const;
-const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[], timestamptz';
+export const WRITE_ARGS = 'text[], uuid[], uuid[], bigint[], text[], text[], bigint[], text[], text[], text[], jsonb[], uuid[], bigint[], bigint[], bigint[], bigint[], bigint[], timestamptz[], timestamptz';
 const LOAD_ARGS = 'uuid[], text[], text[], timestamptz, int';
 /** The key of the ledger's advisory lock (writes share it; a sweep's barrier takes it alone for an instant). */
 const LEDGER_LOCK = 7_254_410_001;
 /** How long a sweep's barrier waits for the writes in flight before it gives up (and leaves the mark). */
 const BARRIER_WAIT = '1s';
+
+/** ledger_write as this migration made it (20261201_008 replaces it, and restores it on the way down). */
+export const LEDGER_WRITE_V2 = `
+    create function ledger_write(
+      t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],
+      t_reason text[], t_run text[], t_order text[], t_metadata jsonb[],
+      a_id uuid[], a_debits_posted bigint[], a_credits_posted bigint[], a_debits_pending bigint[], a_credits_pending bigint[],
+      a_need bigint[], p_settled_timeouts timestamptz[], p_swept_to timestamptz
+    ) returns json language plpgsql volatile
+      -- Planned once per connection, and never by reading a whole table: its statements touch a few rows by key.
+      set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
+    declare
+      v_now timestamptz;
+      v_accounts json;
+    begin
+      -- Shared with every other write until commit, and taken before the update's row locks; an expiry sweep's
+      -- barrier waits for it.
+      perform pg_advisory_xact_lock_shared(${LEDGER_LOCK});
+      -- The clock as the lock is held, not the transaction's start: the barrier's argument needs it. Milliseconds,
+      -- as the batcher keeps them.
+      v_now := date_trunc('milliseconds', clock_timestamp());
+      if v_now >= any(p_settled_timeouts) then
+        raise exception 'ledger: a hold timed out before it was settled' using errcode = 'CL002';
+      end if;
+      if not ((t_debit || t_credit) <@ a_id) then
+        raise exception 'ledger: a transfer names an account the batch does not move' using errcode = 'CL003';
+      end if;
+      if 1 > any(t_timeout_ms) then
+        raise exception 'ledger: a hold times out at least 1 ms after it is written' using errcode = 'CL003';
+      end if;
+      -- The hold is looked up by id alone: a condition on kind would let the plan, made once while transfers may
+      -- still be empty, walk transfers_hold_timeout_idx (every hold ever) instead of the primary key.
+      if exists (
+        select 1 from unnest(t_pending, t_debit, t_credit) as r(pending, debit, credit)
+        where r.pending is not null
+          and not exists (select 1 from unnest(t_id, t_kind, t_debit, t_credit) as b(id, kind, debit, credit)
+                          where b.id = r.pending and b.kind = 'pending' and b.debit = r.debit and b.credit = r.credit)
+          and not coalesce((select h.kind = 'pending' and h.debit_account_id = r.debit and h.credit_account_id = r.credit
+                            from transfers h where h.id = r.pending), false)
+      ) then
+        raise exception 'ledger: a transfer resolves no hold between its accounts' using errcode = 'CL003';
+      end if;
+      -- One statement, so one executor run a batch. The inserts go first (the update waits on them), so the
+      -- shared accounts stay locked only for their update and the commit; the batcher sends a_id sorted, and
+      -- the update locks in that order, as every writer does: no deadlocks between batches.
+      -- a_need: the available balance a wallet must have for every op of the batch to pass in order.
+      with inserted as (
+        insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata, created_at)
+        select id, debit, credit, amount, kind, pending, v_now + timeout_ms * interval '1 millisecond', reason, run, ord, metadata, v_now
+        from unnest(t_id, t_debit, t_credit, t_amount, t_kind, t_pending, t_timeout_ms, t_reason, t_run, t_order, t_metadata)
+          as t(id, debit, credit, amount, kind, pending, timeout_ms, reason, run, ord, metadata)
+        returning 1
+      ), moved as (
+        update accounts a set debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
+                              debits_pending = a.debits_pending + v.dpe, credits_pending = a.credits_pending + v.cpe
+        from unnest(a_id, a_debits_posted, a_credits_posted, a_debits_pending, a_credits_pending, a_need) as v(id, dp, cp, dpe, cpe, need)
+        where a.id = v.id and (v.need is null or a.credits_posted - a.debits_posted - a.debits_pending >= v.need)
+          and (select count(*) from inserted) >= 0
+        returning a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
+      )
+      select coalesce(json_agg(moved), '[]') into v_accounts from moved;
+      if json_array_length(v_accounts) <> cardinality(a_id) then
+        raise exception 'ledger: a wallet no longer has what the batch needs' using errcode = 'CL001';
+      end if;
+      if p_swept_to is not null then
+        update ledger_expiry set swept_to = greatest(swept_to, p_swept_to);
+      end if;
+      return json_build_object('now', v_now, 'accounts', v_accounts);
+    end $$`;
+
+export const LEDGER_WRITE_V2_COMMENT = `comment on function ledger_write(${WRITE_ARGS}) is
+    'Ledger batcher: writes a batch (transfers, balance deltas, how far an expiry swept) and returns the new balances; raises CL001 (a wallet no longer has what the batch needs), CL002 (a settled hold timed out) or CL003 (a batch that breaks the ledger''s rules) and writes nothing.'`;
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
@@ -147,75 +219,8 @@ export async function up(knex: Knex): Promise<void> {
     'Ledger batcher, exact way: locks the accounts of a batch in id order, then loads the transfers it may meet; for an expiry, the holds timed out since ledger_expiry.swept_to and how far voiding them sweeps.'`);
 
   await knex.raw(`drop function ledger_write(${WRITE_V1_ARGS})`);
-  await knex.raw(`
-    create function ledger_write(
-      t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],
-      t_reason text[], t_run text[], t_order text[], t_metadata jsonb[],
-      a_id uuid[], a_debits_posted bigint[], a_credits_posted bigint[], a_debits_pending bigint[], a_credits_pending bigint[],
-      a_need bigint[], p_settled_timeouts timestamptz[], p_swept_to timestamptz
-    ) returns json language plpgsql volatile
-      -- Planned once per connection, and never by reading a whole table: its statements touch a few rows by key.
-      set plan_cache_mode = force_generic_plan set enable_seqscan = off as $$
-    declare
-      v_now timestamptz;
-      v_accounts json;
-    begin
-      -- Shared with every other write until commit, and taken before the update's row locks; an expiry sweep's
-      -- barrier waits for it.
-      perform pg_advisory_xact_lock_shared(${LEDGER_LOCK});
-      -- The clock as the lock is held, not the transaction's start: the barrier's argument needs it. Milliseconds,
-      -- as the batcher keeps them.
-      v_now := date_trunc('milliseconds', clock_timestamp());
-      if v_now >= any(p_settled_timeouts) then
-        raise exception 'ledger: a hold timed out before it was settled' using errcode = 'CL002';
-      end if;
-      if not ((t_debit || t_credit) <@ a_id) then
-        raise exception 'ledger: a transfer names an account the batch does not move' using errcode = 'CL003';
-      end if;
-      if 1 > any(t_timeout_ms) then
-        raise exception 'ledger: a hold times out at least 1 ms after it is written' using errcode = 'CL003';
-      end if;
-      -- The hold is looked up by id alone: a condition on kind would let the plan, made once while transfers may
-      -- still be empty, walk transfers_hold_timeout_idx (every hold ever) instead of the primary key.
-      if exists (
-        select 1 from unnest(t_pending, t_debit, t_credit) as r(pending, debit, credit)
-        where r.pending is not null
-          and not exists (select 1 from unnest(t_id, t_kind, t_debit, t_credit) as b(id, kind, debit, credit)
-                          where b.id = r.pending and b.kind = 'pending' and b.debit = r.debit and b.credit = r.credit)
-          and not coalesce((select h.kind = 'pending' and h.debit_account_id = r.debit and h.credit_account_id = r.credit
-                            from transfers h where h.id = r.pending), false)
-      ) then
-        raise exception 'ledger: a transfer resolves no hold between its accounts' using errcode = 'CL003';
-      end if;
-      -- One statement, so one executor run a batch. The inserts go first (the update waits on them), so the
-      -- shared accounts stay locked only for their update and the commit; the batcher sends a_id sorted, and
-      -- the update locks in that order, as every writer does: no deadlocks between batches.
-      -- a_need: the available balance a wallet must have for every op of the batch to pass in order.
-      with inserted as (
-        insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata, created_at)
-        select id, debit, credit, amount, kind, pending, v_now + timeout_ms * interval '1 millisecond', reason, run, ord, metadata, v_now
-        from unnest(t_id, t_debit, t_credit, t_amount, t_kind, t_pending, t_timeout_ms, t_reason, t_run, t_order, t_metadata)
-          as t(id, debit, credit, amount, kind, pending, timeout_ms, reason, run, ord, metadata)
-        returning 1
-      ), moved as (
-        update accounts a set debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
-                              debits_pending = a.debits_pending + v.dpe, credits_pending = a.credits_pending + v.cpe
-        from unnest(a_id, a_debits_posted, a_credits_posted, a_debits_pending, a_credits_pending, a_need) as v(id, dp, cp, dpe, cpe, need)
-        where a.id = v.id and (v.need is null or a.credits_posted - a.debits_posted - a.debits_pending >= v.need)
-          and (select count(*) from inserted) >= 0
-        returning a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
-      )
-      select coalesce(json_agg(moved), '[]') into v_accounts from moved;
-      if json_array_length(v_accounts) <> cardinality(a_id) then
-        raise exception 'ledger: a wallet no longer has what the batch needs' using errcode = 'CL001';
-      end if;
-      if p_swept_to is not null then
-        update ledger_expiry set swept_to = greatest(swept_to, p_swept_to);
-      end if;
-      return json_build_object('now', v_now, 'accounts', v_accounts);
-    end $$`);
-  await knex.raw(`comment on function ledger_write(${WRITE_ARGS}) is
-    'Ledger batcher: writes a batch (transfers, balance deltas, how far an expiry swept) and returns the new balances; raises CL001 (a wallet no longer has what the batch needs), CL002 (a settled hold timed out) or CL003 (a batch that breaks the ledger''s rules) and writes nothing.'`);
+  await knex.raw(LEDGER_WRITE_V2);
+  await knex.raw(LEDGER_WRITE_V2_COMMENT);
 }
 
 export async function down(knex: Knex): Promise<void> {

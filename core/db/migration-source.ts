@@ -9,6 +9,7 @@ import * as m004 from '../../migrations/20261125_004_connectors';
 import * as m005 from '../../migrations/20261125_005_ledger_plans';
 import * as m006 from '../../migrations/20261201_006_ledger_optimistic_batches';
 import * as m007 from '../../migrations/20261201_007_ledger_guards_and_expiry';
+import * as m008 from '../../migrations/20261201_008_ledger_write_lean';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_005_ledger_plans': m005,
   '20261201_006_ledger_optimistic_batches': m006,
   '20261201_007_ledger_guards_and_expiry': m007,
+  '20261201_008_ledger_write_lean': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

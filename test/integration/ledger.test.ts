@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { randomUUID } from 'node:crypto';
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import { createLedger, type Ledger } from '../../core/ledger';
+import { pgArray } from '../../core/ledger/pg-arrays';
 import type { Knex } from 'knex';
 import type { PoolClient } from 'pg';
 import type { Db } from '../../core/db';
@@ -308,6 +309,33 @@ describe('batches from memory (one round trip) and what proves them', () => {
       expect(await ledger.getTransfer(s.id)).toEqual(s);
     }
     expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 30, debitsPending: 1 });
+  });
+
+  it('the batcher\'s binary arrays arrive in PostgreSQL as they were sent', async () => {
+    const client = (await db.client.acquireConnection()) as PoolClient;
+    try {
+      const at = [new Date('2026-12-01T12:34:56.789Z'), new Date('1999-12-31T23:59:59.999Z')];
+      const ids = [randomUUID(), randomUUID().toUpperCase()];
+      const { rows: [r] } = await client.query(
+        `select $1::text[] as texts, $2::uuid[]::text[] as uuids, $3::bigint[]::text[] as ints, $4::jsonb[]::text[] as docs,
+                $5::timestamptz[] as times, cardinality($6::text[]) as empty`,
+        [
+          pgArray('text', ['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']), pgArray('uuid', ids),
+          pgArray('int8', [0, -1, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 32, -(2 ** 32) - 5, null]),
+          pgArray('jsonb', ['{"note":"ü\\"x"}', '{}']), pgArray('timestamptz', at), pgArray('text', []),
+        ],
+      );
+      expect(r.texts).toEqual(['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']);
+      expect(r.uuids).toEqual(ids.map((id) => id.toLowerCase()));
+      expect(r.ints).toEqual(['0', '-1', '1', '9007199254740991', '-9007199254740991', '4294967296', '-4294967301', null]);
+      expect(r.docs).toEqual(['{"note": "ü\\"x"}', '{}']);
+      expect(r.times).toEqual(at);
+      expect(r.empty).toBe(0);
+      expect(() => pgArray('uuid', ['not-a-uuid'])).toThrow(TypeError);
+      expect(() => pgArray('int8', [2 ** 53])).toThrow(RangeError);
+    } finally {
+      await db.client.releaseConnection(client);
+    }
   });
 
   it('replays of a settled pair come from memory with the stored times', async () => {
