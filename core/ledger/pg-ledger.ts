@@ -510,14 +510,14 @@ export class PgLedger implements Ledger {
     const { rows: [result] } = await on.query<{ written: { now: string; accounts: string } }>({
       ...SQL.write,
       values: [
-        pgArray('text', rows.map((t) => t.id)), pgArray('uuid', rows.map((t) => t.debitAccountId)),
-        pgArray('uuid', rows.map((t) => t.creditAccountId)), pgArray('int8', rows.map((t) => t.amount)), pgArray('text', rows.map((t) => t.kind)),
-        pgArray('text', rows.map((t) => t.pendingId)), pgArray('int8', rows.map(timeoutMs)), pgArray('text', rows.map((t) => t.reason)),
-        pgArray('text', rows.map((t) => t.runId)), pgArray('text', rows.map((t) => t.orderId)),
-        pgArray('jsonb', rows.map((t) => JSON.stringify(t.metadata))),
-        pgArray('uuid', moves.map((m) => m.id)), pgArray('int8', moves.map((m) => m.dp)), pgArray('int8', moves.map((m) => m.cp)),
-        pgArray('int8', moves.map((m) => m.dpe)), pgArray('int8', moves.map((m) => m.cpe)), pgArray('int8', moves.map((m) => m.need)),
-        pgArray('timestamptz', settledTimeouts), sweptTo,
+        pgArray.text(rows.map((t) => t.id)), pgArray.uuid(rows.map((t) => t.debitAccountId)),
+        pgArray.uuid(rows.map((t) => t.creditAccountId)), pgArray.int8(rows.map((t) => t.amount)), pgArray.text(rows.map((t) => t.kind)),
+        pgArray.text(rows.map((t) => t.pendingId)), pgArray.int8(rows.map(timeoutMs)), pgArray.text(rows.map((t) => t.reason)),
+        pgArray.text(rows.map((t) => t.runId)), pgArray.text(rows.map((t) => t.orderId)),
+        pgArray.jsonb(rows.map((t) => JSON.stringify(t.metadata))),
+        pgArray.uuid(moves.map((m) => m.id)), pgArray.int8(moves.map((m) => m.dp)), pgArray.int8(moves.map((m) => m.cp)),
+        pgArray.int8(moves.map((m) => m.dpe)), pgArray.int8(moves.map((m) => m.cpe)), pgArray.int8(moves.map((m) => m.need)),
+        pgArray.timestamptz(settledTimeouts), sweptTo,
       ],
     });
     const now = new Date(result!.written.now);

@@ -320,9 +320,9 @@ describe('batches from memory (one round trip) and what proves them', () => {
         `select $1::text[] as texts, $2::uuid[]::text[] as uuids, $3::bigint[]::text[] as ints, $4::jsonb[]::text[] as docs,
                 $5::timestamptz[] as times, cardinality($6::text[]) as empty`,
         [
-          pgArray('text', ['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']), pgArray('uuid', ids),
-          pgArray('int8', [0, -1, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 32, -(2 ** 32) - 5, null]),
-          pgArray('jsonb', ['{"note":"ü\\"x"}', '{}']), pgArray('timestamptz', at), pgArray('text', []),
+          pgArray.text(['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']), pgArray.uuid(ids),
+          pgArray.int8([0, -1, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 32, -(2 ** 32) - 5, null]),
+          pgArray.jsonb(['{"note":"ü\\"x"}', '{}']), pgArray.timestamptz(at), pgArray.text([]),
         ],
       );
       expect(r.texts).toEqual(['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']);
@@ -331,8 +331,8 @@ describe('batches from memory (one round trip) and what proves them', () => {
       expect(r.docs).toEqual(['{"note": "ü\\"x"}', '{}']);
       expect(r.times).toEqual(at);
       expect(r.empty).toBe(0);
-      expect(() => pgArray('uuid', ['not-a-uuid'])).toThrow(TypeError);
-      expect(() => pgArray('int8', [2 ** 53])).toThrow(RangeError);
+      expect(() => pgArray.uuid(['not-a-uuid'])).toThrow(TypeError);
+      expect(() => pgArray.int8([2 ** 53])).toThrow(RangeError);
     } finally {
       await db.client.releaseConnection(client);
     }
