@@ -104,7 +104,14 @@ const postgresSocketDir = (layout: StackLayout) => path.join(os.tmpdir(), `cmp-p
 export const postgresSocketUrl = (layout: StackLayout, database = 'cmp') =>
   `postgres://cmp@${encodeURIComponent(postgresSocketDir(layout))}:${layout.ports.postgres}/${database}`;
 
-export async function startPostgres(layout: StackLayout): Promise<Service> {
+export interface PostgresOptions {
+  /** Run the server under this command (a profiler such as callgrind); its backends are forked under it too. */
+  under?: string[];
+  /** More server settings, as name=value. */
+  settings?: string[];
+}
+
+export async function startPostgres(layout: StackLayout, opts: PostgresOptions = {}): Promise<Service> {
   const bin = ensurePostgres();
   const dir = path.join(layout.dataDir, 'postgres');
   const socketDir = postgresSocketDir(layout);
@@ -119,10 +126,14 @@ export async function startPostgres(layout: StackLayout): Promise<Service> {
     const init = asPostgresUser(path.join(bin, 'initdb'), ['-D', dir, '-U', 'cmp', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
     execFileSync(init.command, init.args, { stdio: 'ignore' });
   }
-  const run = asPostgresUser(path.join(bin, 'postgres'), [
+  const serverArgs = [
     '-D', dir, '-p', String(layout.ports.postgres), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'max_connections=300', '-c', 'shared_buffers=256MB',
-  ]);
+    '-c', 'max_connections=300', '-c', 'shared_buffers=256MB', ...(opts.settings ?? []).flatMap((setting) => ['-c', setting]),
+  ];
+  const [wrapper, ...wrapperArgs] = opts.under ?? [];
+  const run = wrapper
+    ? asPostgresUser(wrapper, [...wrapperArgs, path.join(bin, 'postgres'), ...serverArgs])
+    : asPostgresUser(path.join(bin, 'postgres'), serverArgs);
   const service = await startProcess({
     name: 'postgres',
     command: run.command,

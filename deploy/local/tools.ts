@@ -41,24 +41,37 @@ export function ensureTemporal(root: string): string {
   return local;
 }
 
-/** PostgreSQL server binaries: Debian's package, installed when absent and we are root. */
-export function ensurePostgres(): string {
-  const found = findPostgresBin();
-  if (found) return found;
-  if (process.getuid?.() !== 0) {
-    throw new Error('PostgreSQL server binaries are missing. Install them with: sudo apt-get install -y postgresql');
-  }
-  step('installing PostgreSQL from Debian packages…');
-  timed('PostgreSQL install', () => {
+/** A Debian package, installed with apt-get when we are root (else the error says how). */
+function installDebianPackage(pkg: string, label: string): void {
+  if (process.getuid?.() !== 0) throw new Error(`${label} is missing. Install it with: sudo apt-get install -y ${pkg}`);
+  step(`installing ${label} from Debian packages…`);
+  timed(`${label} install`, () => {
     execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], {
       stdio: 'inherit',
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   });
+}
+
+/** PostgreSQL server binaries: Debian's package, installed when absent and we are root. */
+export function ensurePostgres(): string {
+  const found = findPostgresBin();
+  if (found) return found;
+  installDebianPackage('postgresql', 'PostgreSQL');
   const bin = findPostgresBin();
   if (!bin) throw new Error('PostgreSQL was installed but its binaries were not found under /usr/lib/postgresql');
   return bin;
+}
+
+/** Valgrind (its callgrind counts the instructions a benchmark costs PostgreSQL): Debian's package. */
+export function ensureValgrind(): string {
+  const found = which('valgrind');
+  if (found) return found;
+  installDebianPackage('valgrind', 'Valgrind');
+  const installed = which('valgrind');
+  if (!installed) throw new Error('Valgrind was installed but is not on PATH');
+  return installed;
 }
 
 function findPostgresBin(): string | undefined {
