@@ -114,31 +114,39 @@ async function main(): Promise<void> {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-callgrind-'));
   fs.chmodSync(outDir, 0o777); // the server runs as the postgres user when we are root
   const pg = await startPostgres(layout, {
-    under: [valgrind, '--tool=callgrind', '--trace-children=yes', `--callgrind-out-file=${outDir}/callgrind.%p`],
+    // A forked backend would start with the postmaster's count so far (which grows with time): count only what
+    // runs inside PostgresMain, the backend's own loop.
+    under: [valgrind, '--tool=callgrind', '--trace-children=yes', '--collect-atstart=no', '--toggle-collect=PostgresMain',
+      `--callgrind-out-file=${outDir}/callgrind.%p`],
     // Nothing that depends on when it runs: no autovacuum, and no checkpoint during the run, nor the full-page
     // images a backend writes after one (which pages get them depends on when the last checkpoint was).
     settings: ['jit=off', 'autovacuum=off', 'checkpoint_timeout=1d', 'max_wal_size=100GB', 'full_page_writes=off'],
   });
   try {
     const setup: Setup = { ...seeded, url: postgresSocketUrl(layout) };
-    const perOp = async (measure: (rounds: number, tag: string) => (db: Db) => Promise<void>, [few, many]: readonly [number, number], opsPerRound: number) => {
+    interface Measured { perOp: number; few: number; many: number }
+    const perOp = async (measure: (rounds: number, tag: string) => (db: Db) => Promise<void>, [few, many]: readonly [number, number], opsPerRound: number): Promise<Measured> => {
       const a = await backendInstructions(setup, outDir, measure(few, `a${few}`));
       const b = await backendInstructions(setup, outDir, measure(many, `b${many}`));
-      return Math.round((b - a) / ((many - few) * opsPerRound));
+      return { perOp: Math.round((b - a) / ((many - few) * opsPerRound)), few: a, many: b };
     };
     const spread = await perOp((n, tag) => ledgerRounds(setup, false, n, `spread-${tag}`), LEDGER_ROUNDS, 2 * BATCH);
     const hot = await perOp((n, tag) => ledgerRounds(setup, true, n, `hot-${tag}`), LEDGER_ROUNDS, 2 * BATCH);
     const naive = await perOp((n, tag) => naiveRounds(setup, n, tag), NAIVE_ROUNDS, 2 * BATCH);
 
     const k = (v: number) => `${(v / 1000).toFixed(1)} k`;
+    const m = (v: number) => `${(v / 1e6).toFixed(1)} M`;
+    const cols: [string, number][] = [['design', 40], ['instructions/op', 16], ['backend, fewer rounds', 22], ['more rounds', 14]];
+    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join('');
     console.log(`\nledger instructions: PostgreSQL backend, user space, per operation (a pair is two), batches of ${BATCH}\n`);
-    console.log(`${'design'.padEnd(40)}${'instructions/op'.padStart(16)}`);
-    console.log(`${`ledger, spread over ${WALLETS} wallets`.padEnd(40)}${k(spread).padStart(16)}`);
-    console.log(`${'ledger, one hot wallet'.padEnd(40)}${k(hot).padStart(16)}`);
-    console.log(`${'naive (row locks, a transaction per op)'.padEnd(40)}${k(naive).padStart(16)}\n`);
+    console.log(row(cols.map(([c]) => c)));
+    for (const [name, r] of [[`ledger, spread over ${WALLETS} wallets`, spread], ['ledger, one hot wallet', hot], ['naive (row locks, a transaction per op)', naive]] as const) {
+      console.log(row([name, k(r.perOp), m(r.few), m(r.many)]));
+    }
+    console.log('');
     console.log(JSON.stringify({
-      bench: 'ledger_instructions', spread_instructions_per_op: spread, hot_instructions_per_op: hot,
-      naive_instructions_per_op: naive, naive_over_spread: Math.round((naive / spread) * 100) / 100,
+      bench: 'ledger_instructions', spread_instructions_per_op: spread.perOp, hot_instructions_per_op: hot.perOp,
+      naive_instructions_per_op: naive.perOp, naive_over_spread: Math.round((naive.perOp / spread.perOp) * 100) / 100,
     }));
   } finally {
     await pg.stop();
