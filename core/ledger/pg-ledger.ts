@@ -49,7 +49,7 @@ export interface LedgerOptions {
   maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
   maxRetries?: number;
-  /** Accounts, and transfers, kept in memory for batches that need no read (0: every batch reads). */
+  /** Accounts, and open holds, kept in memory for batches that need no read (0: every batch reads). */
   remember?: number;
 }
 
@@ -146,6 +146,11 @@ class Recent<V> {
     return this.newer.get(key) ?? this.older.get(key);
   }
 
+  delete(key: string): void {
+    this.newer.delete(key);
+    this.older.delete(key);
+  }
+
   set(key: string, value: V): void {
     if (this.max <= 0) return;
     this.newer.set(key, value);
@@ -167,11 +172,13 @@ export class PgLedger implements Ledger {
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
   readonly stats: LedgerStats = { batches: 0, ops: 0, exact: 0, refused: 0 };
-  // What this process has seen committed: accounts with their balances then,
-  // and transfers (immutable) with the resolution of each hold.
+  // What this process has seen committed: accounts with their balances then, and the holds it has seen open
+  // (a hold is immutable; it leaves memory when this process resolves it). Nothing else: a replayed or taken
+  // id, or a hold resolved elsewhere, fails the write's unique keys and goes the exact way, which answers it.
+  // Kept this small, memory stays in the CPU's caches; remembering every transfer cost a seventh of the
+  // batcher's time in lookups.
   private readonly accounts: Recent<Balances>;
-  private readonly transfers: Recent<Transfer>;
-  private readonly resolutions: Recent<Transfer>;
+  private readonly holds: Recent<Transfer>;
 
   constructor(private readonly db: Db, opts: LedgerOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 500;
@@ -180,8 +187,7 @@ export class PgLedger implements Ledger {
     this.maxInFlight = opts.maxInFlight ?? 2;
     const remember = opts.remember ?? 50_000;
     this.accounts = new Recent(remember);
-    this.transfers = new Recent(remember);
-    this.resolutions = new Recent(remember);
+    this.holds = new Recent(remember);
   }
 
   async transfer(input: TransferInput): Promise<Transfer> {
@@ -368,7 +374,6 @@ export class PgLedger implements Ledger {
     // The remembered balances themselves: memory is only ever replaced, never changed in place.
     const start = new Map<string, AccountState>();
     const transfers = new Map<string, Transfer>();
-    const resolutions = new Map<string, Transfer>();
     const account = (id: string) => {
       if (accounts.has(id)) return true;
       const a = this.accounts.get(id);
@@ -380,19 +385,18 @@ export class PgLedger implements Ledger {
     };
     for (const op of ops) {
       if (op.type === 'expire') return null;
-      const seen = this.transfers.get(op.input.id);
+      // A hold replayed while it is open.
+      const seen = this.holds.get(op.input.id);
       if (seen) transfers.set(seen.id, seen);
       if (op.type === 'settle' || op.type === 'release') {
-        const hold = this.transfers.get(op.input.pendingId);
+        const hold = this.holds.get(op.input.pendingId);
         if (!hold || !account(hold.debitAccountId) || !account(hold.creditAccountId)) return null;
         transfers.set(hold.id, hold);
-        const resolution = this.resolutions.get(hold.id);
-        if (resolution) resolutions.set(hold.id, resolution);
       } else if (!account(op.input.debitAccountId) || !account(op.input.creditAccountId)) {
         return null;
       }
     }
-    return { state: { now: new Date(), accounts, transfers, resolutions, expiryCandidates: [] }, start };
+    return { state: { now: new Date(), accounts, transfers, resolutions: new Map(), expiryCandidates: [] }, start };
   }
 
   /** The known way: one autocommitted write. Null when the batch must go the exact way. */
@@ -455,14 +459,15 @@ export class PgLedger implements Ledger {
       const transfers = new Map<string, Transfer>();
       const resolutions = new Map<string, Transfer>();
       for (const r of batch.transfers) {
-        // Read from the database, so committed: memory may keep them now.
         const t = fromJson(r);
         transfers.set(t.id, t);
-        this.transfers.set(t.id, t);
-        if (t.pendingId && allPending.has(t.pendingId)) {
-          resolutions.set(t.pendingId, t);
-          this.resolutions.set(t.pendingId, t);
-        }
+        if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
+      }
+      // Read from the database, so committed: memory may keep the holds still open.
+      for (const t of transfers.values()) {
+        if (t.kind !== 'pending') continue;
+        if (resolutions.has(t.id)) this.holds.delete(t.id);
+        else this.holds.set(t.id, t);
       }
       const expiryCandidates = batch.candidates.flatMap((id) => transfers.get(id) ?? []);
       const state: BatchState = { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates };
@@ -533,13 +538,13 @@ export class PgLedger implements Ledger {
   }
 
   /**
-   * What a committed batch leaves in memory: its transfers, and its accounts as they now stand (those it
-   * moved as the write returned them; from an exact batch, also those it only read).
+   * What a committed batch leaves in memory: its holds (the ones it resolved leave), and its accounts as they
+   * now stand (those it moved as the write returned them; from an exact batch, also those it only read).
    */
   private remember(outcome: BatchOutcome, state: BatchState, moved: WrittenAccount[], read: boolean): void {
     for (const t of outcome.inserts) {
-      this.transfers.set(t.id, t);
-      if (t.pendingId) this.resolutions.set(t.pendingId, t);
+      if (t.kind === 'pending') this.holds.set(t.id, t);
+      else if (t.pendingId) this.holds.delete(t.pendingId);
     }
     const stored = new Map(moved.map((m) => [m.id, m]));
     for (const a of state.accounts.values()) {

@@ -29,7 +29,7 @@ import { HOLD, ledgerPair, naivePair, type Pair } from './ledger-designs';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 8);
 const WALLETS = 1_000;
-const BATCH = 16;
+const BATCH = Number(process.env.BENCH_BATCH ?? 16);
 /** Rounds of the two measurements of the ledger (their difference is what counts), and of the naive design. */
 const LEDGER_ROUNDS = [10, 40] as const;
 const NAIVE_ROUNDS = [4, 16] as const;
