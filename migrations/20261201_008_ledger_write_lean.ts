@@ -21,8 +21,8 @@ import { LEDGER_WRITE_V2, LEDGER_WRITE_V2_COMMENT, WRITE_ARGS } from './20261201
 /** The key of the ledger's advisory lock, as 20261201_007 made it. */
 const LEDGER_LOCK = 7_254_410_001;
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`
+/** ledger_write as this migration made it (20261201_009 replaces it, and restores it on the way down). */
+export const LEDGER_WRITE_V3 = `
     create or replace function ledger_write(
       t_id text[], t_debit uuid[], t_credit uuid[], t_amount bigint[], t_kind text[], t_pending text[], t_timeout_ms bigint[],
       t_reason text[], t_run text[], t_order text[], t_metadata jsonb[],
@@ -93,7 +93,10 @@ export async function up(knex: Knex): Promise<void> {
         update ledger_expiry set swept_to = greatest(swept_to, p_swept_to);
       end if;
       return json_build_object('now', v_now, 'accounts', coalesce(v_accounts, ''));
-    end $$`);
+    end $$`;
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(LEDGER_WRITE_V3);
   await knex.raw(`comment on function ledger_write(${WRITE_ARGS}) is
     'Ledger batcher: writes a batch (transfers, balance deltas, how far an expiry swept) and returns the time it stamped and the new balances ("id debits_posted credits_posted debits_pending credits_pending", comma-separated); raises CL001 (a wallet no longer has what the batch needs), CL002 (a settled hold timed out) or CL003 (a batch that breaks the ledger''s rules) and writes nothing.'`);
 }

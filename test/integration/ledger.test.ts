@@ -44,13 +44,15 @@ async function failure(p: Promise<unknown>): Promise<AppError> {
 const LEDGER_WRITE = `select ledger_write(?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[],
   ?::text[], ?::jsonb[], ?::uuid[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::timestamptz)`;
 interface Move { id: string; dp?: number; cp?: number; dpe?: number; cpe?: number; need?: number }
-function ledgerWriteArgs(
-  t: { id: string; debit: string; credit: string; amount: number; kind: string; pendingId?: string; timeoutMs?: number }, moves: Move[],
-): Knex.RawBinding[] {
+interface Written { id: string; debit: string; credit: string; amount: number; kind: string; pendingId?: string; timeoutMs?: number }
+function ledgerWriteArgs(transfers: Written | Written[], moves: Move[]): Knex.RawBinding[] {
+  const ts = Array.isArray(transfers) ? transfers : [transfers];
   const sorted = [...moves].sort((a, b) => (a.id < b.id ? -1 : 1));
   const column = (f: (m: Move) => number | null) => sorted.map(f);
   const values = [
-    [t.id], [t.debit], [t.credit], [t.amount], [t.kind], [t.pendingId ?? null], [t.timeoutMs ?? null], ['adjustment'], [null], [null], ['{}'],
+    ts.map((t) => t.id), ts.map((t) => t.debit), ts.map((t) => t.credit), ts.map((t) => t.amount), ts.map((t) => t.kind),
+    ts.map((t) => t.pendingId ?? null), ts.map((t) => t.timeoutMs ?? null), ts.map(() => 'adjustment'), ts.map(() => null), ts.map(() => null),
+    ts.map(() => '{}'),
     sorted.map((m) => m.id), column((m) => m.dp ?? 0), column((m) => m.cp ?? 0), column((m) => m.dpe ?? 0), column((m) => m.cpe ?? 0),
     column((m) => m.need ?? null), [], null,
   ];
@@ -398,6 +400,21 @@ describe('the database guards the ledger whatever code writes to it', () => {
     expect(await writeBadly({ kind: 'post_pending', pendingId: 'no-such-hold' })).toBe('CL003');
     expect(await writeBadly({ kind: 'post_pending', pendingId: elsewhere.id })).toBe('CL003');
     expect(await writeBadly({ kind: 'post_pending', pendingId: `grant-${otherWallet}` })).toBe('CL003');
+  });
+
+  it('a hold settled in the batch that writes it: between its own accounts it is written, between others refused', async () => {
+    const wallet = await newWallet(1_000);
+    const [holdId, otherHold] = [randomUUID(), randomUUID()];
+    const both = (debit: string, credit: string, id: string) => [
+      { id, debit: wallet, credit: revenue, amount: 100, kind: 'pending', timeoutMs: 60_000 },
+      { id: `${id}:settle`, debit, credit, amount: 40, kind: 'post_pending', pendingId: id },
+    ];
+    const moves = [{ id: wallet, dp: 40, need: 100 }, { id: revenue, cp: 40 }, { id: promo }];
+    expect(await sqlState(db.raw(LEDGER_WRITE, ledgerWriteArgs(both(wallet, promo, otherHold), moves)))).toBe('CL003');
+    expect(await db('transfers').where({ id: otherHold }).first()).toBeUndefined();
+    await db.raw(LEDGER_WRITE, ledgerWriteArgs(both(wallet, revenue, holdId), moves.slice(0, 2)));
+    expect(await ledger.getTransfer(`${holdId}:settle`)).toMatchObject({ kind: 'post_pending', pendingId: holdId, amount: 40 });
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 960, debitsPosted: 40, debitsPending: 0 });
   });
 
   it('a hold that times out the moment it is written is refused (the expiry sweep relies on at least 1 ms)', async () => {
