@@ -11,6 +11,7 @@ import * as m006 from '../../migrations/20261201_006_ledger_optimistic_batches';
 import * as m007 from '../../migrations/20261201_007_ledger_guards_and_expiry';
 import * as m008 from '../../migrations/20261201_008_ledger_write_lean';
 import * as m009 from '../../migrations/20261201_009_ledger_write_hold_lookup';
+import * as m010 from '../../migrations/20261201_010_ledger_load_skip_empty';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
@@ -22,6 +23,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261201_007_ledger_guards_and_expiry': m007,
   '20261201_008_ledger_write_lean': m008,
   '20261201_009_ledger_write_hold_lookup': m009,
+  '20261201_010_ledger_load_skip_empty': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -16,7 +16,7 @@
 // run. Only the backend's user-space instructions count: not the kernel
 // (fsync, sockets), not this process, and not the full-page images WAL takes
 // after a checkpoint (turned off here).
-//   npm run bench:ledger-instructions   (CMP_TEST_SLOT 8 unless set;
+//   npm run bench:ledger-instructions   (CMP_TEST_SLOT 8 unless set; BENCH_BATCH=16 the batch size;
 //   KEEP_CALLGRIND=1 keeps the callgrind files, one per backend)
 import fs from 'node:fs';
 import os from 'node:os';
