@@ -463,9 +463,10 @@ export class PgLedger implements Ledger {
         transfers.set(t.id, t);
         if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
       }
-      // Read from the database, so committed: memory may keep the holds still open.
+      // Read from the database, so committed: memory may keep the holds still open (of those whose resolution
+      // was read too; a hold read by its own id alone, as a replay, may have been resolved).
       for (const t of transfers.values()) {
-        if (t.kind !== 'pending') continue;
+        if (t.kind !== 'pending' || !allPending.has(t.id)) continue;
         if (resolutions.has(t.id)) this.holds.delete(t.id);
         else this.holds.set(t.id, t);
       }
