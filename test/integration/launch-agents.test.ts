@@ -92,6 +92,7 @@ describe('faq-answerer', () => {
   it('matches inflected and everyday wording (stemming, synonyms)', async () => {
     expect(await ask('faq-answerer', 'My token got leaked on GitHub, what should I do?')).toMatch(/^\*\*Revoking or rotating an API key\*\*/);
     expect(await ask('faq-answerer', 'Do unused credits roll over to next month?')).toMatch(/^\*\*Monthly allowance and renewal\*\*/);
+    expect(await ask('faq-answerer', 'How do credits work?')).toMatch(/^\*\*What are credits\?\*\*/);
   });
 
   it('says honestly when the knowledge base has no answer', async () => {

@@ -20,8 +20,11 @@ STOPWORDS = set(
     i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out over
     own same she should so some such than that the their theirs them then there these they this those through to too
     under until up very was we were what when where which while who whom why will with would you your yours yourself
-    cmp please tell know want need get got also use using many much can""".split()
+    cmp please tell know want need get got also use using many much can
+    work works working worked""".split()
 )
+# ("How do credits work?": "work" says nothing of the topic, yet, rarer than "credit" in the entries, it
+# outweighed it and picked an entry that mentions an instance that "keeps working".)
 
 # Everyday words mapped to the vocabulary of the knowledge base.
 SYNONYMS = {
@@ -163,12 +166,17 @@ def parse_knowledge_base(markdown):
 
 
 class Bm25Index:
-    """Okapi BM25 (k1=1.2, b=0.75); each entry is one document whose title and tags count three times."""
+    """
+    Okapi BM25 (k1=1.2, b=0.75); each entry is one document whose title and tags count three times. An entry
+    whose every title term is in the question scores half as much again: the question names its subject
+    ("How do credits work?" is "What are credits?", not "Credit packs").
+    """
 
     def __init__(self, entries, k1=1.2, b=0.75):
         self.entries = entries
         self.k1, self.b = k1, b
         self.docs = []
+        self.titles = [set(terms(e["title"])) for e in entries]
         for e in entries:
             self.docs.append(terms(e["title"]) * 3 + terms(e["tags"]) * 3 + terms(e["body"]))
         self.avgdl = sum(len(d) for d in self.docs) / max(1, len(self.docs))
@@ -191,6 +199,8 @@ class Bm25Index:
             f = counts.get(t)
             if f:
                 total += self.idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * dl / self.avgdl))
+        if self.titles[i] and self.titles[i] <= set(query_terms):
+            total *= 1.5
         return total
 
     def search(self, query, limit=3):
