@@ -94,7 +94,7 @@ const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
 
 // PostgreSQL refuses to run as root, so as root the cluster belongs to the
 // Debian package's `postgres` user.
-function asPostgresUser(bin: string, args: string[]): { command: string; args: string[] } {
+export function asPostgresUser(bin: string, args: string[]): { command: string; args: string[] } {
   return process.getuid?.() === 0 ? { command: 'runuser', args: ['-u', 'postgres', '--', bin, ...args] } : { command: bin, args };
 }
 

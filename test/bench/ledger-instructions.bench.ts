@@ -1,9 +1,12 @@
 // What a ledger operation costs PostgreSQL, in instructions: counted by
 // callgrind, so a change's effect shows whatever this machine's speed does
 // between runs (it swings by a third; the ledger bench's figures follow).
-// Experimental: some runs carry a one-off cost of 0.4-0.6 G instructions in
-// one measurement, not yet explained (see the README); both raw counts of
-// each design are printed so such a run shows.
+// Experimental: before migration 20261201_010 its counts were dominated by
+// the exact way's scan of every hold ever written (the later measurement's
+// learning met more holds), which showed as a one-off cost in some runs;
+// since, they repeat within a few per cent, but a batch of 32 counts more per
+// operation than one of 16, not yet explained. bench:ledger-write counts
+// ledger_write alone, in single-user mode, and repeats within 1 %.
 //
 // The server runs under callgrind (its backends are forked under it). Each
 // measurement is one connection, so one backend, whose count is written when
@@ -21,11 +24,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDb, migrateLatest, type Db } from '../../core/db';
+import { createDb, type Db } from '../../core/db';
 import { createLedger } from '../../core/ledger';
 import { postgresSocketUrl, startPostgres, testLayout } from '../../deploy/local/stack';
 import { ensureValgrind } from '../../deploy/local/tools';
-import { HOLD, ledgerPair, naivePair, type Pair } from './ledger-designs';
+import { ledgerPair, naivePair, seedLedgerCluster, type Pair } from './ledger-designs';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 8);
 const WALLETS = 1_000;
@@ -86,35 +89,12 @@ const naiveRounds = (setup: Setup, rounds: number, tag: string) => async (db: Db
   }
 };
 
-async function seed(layout: ReturnType<typeof testLayout>): Promise<Omit<Setup, 'url'>> {
-  const pg = await startPostgres(layout);
-  const db = createDb(pg.url, 4);
-  try {
-    await migrateLatest(db);
-    const ledger = createLedger(db);
-    const promo = (await ledger.ensureSystemAccount('promo')).id;
-    const revenue = (await ledger.ensureSystemAccount('revenue')).id;
-    const orgs = await db('organizations')
-      .insert(Array.from({ length: WALLETS }, (_, i) => ({ name: `bench org ${i}` })))
-      .returning<{ id: string }[]>('id');
-    const wallets = (await Promise.all(orgs.map((o) => ledger.ensureWallet(o.id)))).map((w) => w.id);
-    await Promise.all(wallets.map((w) => ledger.transfer({
-      id: `grant-${w}`, debitAccountId: promo, creditAccountId: w, amount: 1_000_000 * HOLD, reason: 'starter_grant',
-    })));
-    await db.raw('vacuum analyze');
-    return { revenue, wallets };
-  } finally {
-    await db.destroy();
-    await pg.stop();
-  }
-}
-
 async function main(): Promise<void> {
   const valgrind = ensureValgrind();
   const layout = testLayout(slot);
   // A cluster of its own, made anew: the counts depend on what the tables hold.
   fs.rmSync(layout.dataDir, { recursive: true, force: true });
-  const seeded = await seed(layout);
+  const seeded = await seedLedgerCluster(layout, WALLETS);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-callgrind-'));
   fs.chmodSync(outDir, 0o777); // the server runs as the postgres user when we are root
   const pg = await startPostgres(layout, {
