@@ -1,7 +1,7 @@
 // ledger_write with less work per batch and per operation, the same rules.
 //
 // Counted with callgrind (PostgreSQL in single-user mode, the same batches
-// each time, so the counts repeat exactly), a hold+settle round of 16 cost
+// each time, so the counts repeat within 0.02 %), a hold+settle round of 16 cost
 // 3.91 M instructions a batch before this migration:
 // - unnest() of several arrays in FROM fills a tuplestore per array (11 for
 //   the insert, 6 for the update), each a fresh 16 kB allocation; in the

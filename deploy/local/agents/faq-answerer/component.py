@@ -192,20 +192,22 @@ class Bm25Index:
         n = len(self.docs)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
-    def score(self, query_terms, i):
+    def score(self, query_terms, asked, i):
+        """query_terms: the question's distinct terms in order; asked: the same as a set."""
         counts, dl = self.tf[i], len(self.docs[i])
         total = 0.0
         for t in query_terms:
             f = counts.get(t)
             if f:
                 total += self.idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * dl / self.avgdl))
-        if self.titles[i] and self.titles[i] <= set(query_terms):
+        if self.titles[i] and self.titles[i] <= asked:
             total *= 1.5
         return total
 
     def search(self, query, limit=3):
         q = list(dict.fromkeys(terms(query)))
-        ranked = sorted(((self.score(q, i), i) for i in range(len(self.docs))), reverse=True)
+        asked = set(q)
+        ranked = sorted(((self.score(q, asked, i), i) for i in range(len(self.docs))), reverse=True)
         return q, [(s, self.entries[i]) for s, i in ranked[:limit] if s > 0]
 
 
