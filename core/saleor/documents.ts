@@ -1,7 +1,8 @@
 // Every GraphQL document CMP sends to Saleor, in one place. The unit test
 // test/unit/saleor-documents.test.ts validates each one against Saleor's real
-// schema (shared/contracts/saleor/schema.graphql), and the Saleor sandbox
-// serves exactly these operations, so a field Saleor does not have fails a test.
+// schema (../shared/contracts/saleor/schema.graphql), and the Saleor sandbox
+// serves exactly these operations from its own SDL cut out of that schema, so a
+// field Saleor does not have fails a test.
 
 const ORDER_FIELDS = /* GraphQL */ `
   fragment CmpOrder on Order {

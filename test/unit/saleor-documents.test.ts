@@ -1,12 +1,12 @@
 // Every GraphQL document CMP sends to Saleor must be valid against Saleor's
-// real schema (shared/contracts/saleor/schema.graphql, Saleor 3.23).
+// real schema (../shared/contracts/saleor/schema.graphql, Saleor 3.23).
 import { describe, expect, it } from 'vitest';
 import { parse, validate } from 'graphql';
 import * as documents from '../../core/saleor/documents';
 import { saleorDocuments } from '../../core/saleor/documents';
-import { loadSaleorSchema } from '../../core/saleor/schema-file';
+import { realSaleorSchema } from '../support/shared-contracts';
 
-const schema = loadSaleorSchema();
+const schema = realSaleorSchema('every GraphQL document CMP sends to Saleor is validated against it');
 
 describe('Saleor GraphQL documents', () => {
   it('lists every exported document', () => {

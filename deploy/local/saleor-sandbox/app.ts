@@ -1,6 +1,7 @@
 // Saleor sandbox — local stand-in, not Saleor. A test double that speaks the
 // part of Saleor's protocol CMP uses: GraphQL at /graphql/ (the documents in
-// core/saleor/documents.ts, executed against Saleor's real schema), signed
+// core/saleor/documents.ts, executed against its own SDL, a subset of Saleor's
+// real schema: schema.graphql), signed
 // ORDER_FULLY_PAID webhooks, JWKS, and a pay page standing in for the payment
 // app. Plus sandbox-only control endpoints under /_sandbox/ for tests.
 import express, { type Request, type Response } from 'express';

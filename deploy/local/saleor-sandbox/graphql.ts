@@ -1,6 +1,7 @@
 // The Saleor sandbox's GraphQL endpoint: documents are parsed, validated and
-// executed by graphql-js against Saleor's REAL schema, with resolvers for only
-// the root fields CMP's documents use (core/saleor/documents.ts). Response
+// executed by graphql-js against the sandbox's SDL (schema.graphql: the part of
+// Saleor's real schema that CMP's documents use, core/saleor/documents.ts, with
+// Saleor's own types), with resolvers for those root fields only. Response
 // shapes are therefore Saleor's by construction; any other root field answers
 // a GraphQL error.
 import { GraphQLError, Kind, execute, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
@@ -350,21 +351,24 @@ export async function runGraphql(schema: GraphQLSchema, rootValue: object, req: 
   } catch (err) {
     return { status: 400, body: { errors: [formatError(err as GraphQLError)] } };
   }
-  const invalid = validate(schema, document);
-  if (invalid.length) return { status: 400, body: { errors: invalid.map(formatError) } };
 
   const operationName = typeof req.operationName === 'string' ? req.operationName : undefined;
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
   if (!operation) return fail(400, 'Must provide a valid operation name.');
   if (operation.operation === 'subscription') return fail(400, 'Subscriptions are only used for webhook payloads.');
+  // Root fields first: a Saleor operation the sandbox lacks says so, rather than "Cannot query field" from the subset SDL.
   for (const selection of operation.selectionSet.selections) {
     if (selection.kind !== Kind.FIELD) return fail(200, 'The Saleor sandbox supports plain root fields only.');
     const field = selection.name.value;
     if (field === '__typename') continue;
-    const implemented = IMPLEMENTED_ROOT_FIELDS[field];
-    if (!implemented) return fail(200, `Saleor sandbox — local stand-in, not Saleor: "${field}" is not implemented (only the operations in core/saleor/documents.ts are).`);
-    if (implemented.needsToken && !authorized) {
+    if (!IMPLEMENTED_ROOT_FIELDS[field]) return fail(200, `Saleor sandbox — local stand-in, not Saleor: "${field}" is not implemented (only the operations in core/saleor/documents.ts are).`);
+  }
+  const invalid = validate(schema, document);
+  if (invalid.length) return { status: 400, body: { errors: invalid.map(formatError) } };
+  for (const selection of operation.selectionSet.selections) {
+    const field = selection.kind === Kind.FIELD ? selection.name.value : '';
+    if (IMPLEMENTED_ROOT_FIELDS[field]?.needsToken && !authorized) {
       return fail(200, `To access this path, you need one of the following permissions: MANAGE_ORDERS, MANAGE_PRODUCTS (${field})`, 'PermissionDenied');
     }
   }

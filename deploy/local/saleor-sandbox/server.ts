@@ -10,14 +10,13 @@
 //   SALEOR_APP_TOKEN               the app token CMP sends as Bearer
 //   SALEOR_PAYMENT_GATEWAY_ID      the payment app id transactionInitialize must name
 //   SALEOR_SANDBOX_RETRY_BASE_MS   webhook retry backoff base (default 10000, Saleor's 10 s)
-//   SALEOR_SCHEMA_PATH             Saleor's schema.graphql (default ../shared/contracts/saleor/)
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createLogger } from '../../../core/logger';
 import { loadConfig } from '../../../core/config';
-import { loadSaleorSchema, saleorSchemaPath } from '../../../core/saleor/schema-file';
 import { SANDBOX_BANNER, createSaleorSandbox } from './app';
+import { loadSandboxSchema } from './schema';
 
 const log = createLogger('saleor-sandbox');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -41,7 +40,7 @@ async function main(): Promise<void> {
     appToken: config.SALEOR_APP_TOKEN,
     paymentGatewayId: config.SALEOR_PAYMENT_GATEWAY_ID,
     retryBaseMs: env.SALEOR_SANDBOX_RETRY_BASE_MS,
-    schema: loadSaleorSchema(saleorSchemaPath()),
+    schema: loadSandboxSchema(),
     log,
   });
   await sandbox.listen(env.SALEOR_SANDBOX_PORT);
