@@ -20,8 +20,6 @@ export interface AccountState {
   creditsPosted: number;
   debitsPending: number;
   creditsPending: number;
-  /** Lowest available balance this batch took the account to (wallets); the write checks it still can. */
-  lowest?: number;
 }
 
 export interface BatchState {
@@ -83,8 +81,6 @@ export function applyBatch(ops: LedgerOp[], state: BatchState): BatchOutcome {
       debit.debitsPending += input.amount;
       credit.creditsPending += input.amount;
     }
-    // Only debits lower a balance (settling and releasing raise it), so the lowest point follows one.
-    if (debit.limited) debit.lowest = Math.min(debit.lowest ?? Infinity, available(debit));
     const t: Transfer = {
       id: input.id, kind, debitAccountId: debit.id, creditAccountId: credit.id, amount: input.amount, pendingId: null,
       timeoutAt: kind === 'pending' ? new Date(state.now.getTime() + (timeoutMs ?? 0)) : null,

@@ -4,33 +4,33 @@
 // rate (a few hundred per second). Instead every Ledger instance has one
 // batcher: operations that arrive while batches are in flight wait in a
 // queue, and the next batch applies all of them at once, in arrival order,
-// each with its own success or failure (apply.ts).
+// each with its own success or failure (apply.ts). A batch is one
+// transaction that goes the exact way: take the ledger lock shared, lock
+// every account it touches in id order, read the accounts and the transfers
+// it may meet, apply, write, commit. Batches start once the event loop's turn
+// is over, so the callers one commit wakes go together into the next batch.
 //
-// A batch goes one of two ways (migration 20261201_006 tells the why):
-// - known: every account and hold it names is in this process's memory
-//   (accounts as last seen, holds as written; holds never change). It is
-//   applied from memory and written in one autocommitted call, ledger_write,
-//   which checks what memory assumed: each wallet still has the balance the
-//   batch needs at its lowest point, no settled hold has timed out, no id is
-//   taken and no hold resolved meanwhile (unique keys). One round trip, and no
-//   lock is held across one.
-// - exact: in a transaction, lock every touched account in id order, read the
-//   accounts and transfers, apply, ledger_write, commit. Taken by a batch that
-//   names something memory lacks or expires holds, by one in which any op
-//   failed from memory (a stale balance, a resolution made elsewhere or this
-//   machine's clock may be wrong there: only the exact way refuses), and by a
-//   known batch whose write failed its checks.
-// Batches start once the event loop's turn is over, so the callers one commit
-// wakes go together into the next batch.
-// Several processes (API replicas, workers) each run a batcher; the database
-// constraints (wallet check, one resolution per hold, unique ids) hold
-// whatever happens.
-import type { PoolClient } from 'pg';
+// Several processes (API replicas, workers) each run a batcher: every one
+// locks accounts in the same order, so they never deadlock, and the
+// database's constraints (wallet check, one resolution per hold, unique ids,
+// foreign keys) hold whatever happens.
+//
+// Expiry keeps a mark (ledger_expiry.swept_to): every hold timing out at or
+// before it is resolved, so a sweep reads only the holds that timed out since.
+// A hold still being written when a sweep reads must not fall behind the
+// mark. Every batch holds the ledger's advisory lock shared until it commits
+// and stamps its transfers with the clock read after taking it; a sweep first
+// takes the lock alone for an instant (a barrier). Every write that held the
+// lock before has then committed, so the sweep sees it; every later write
+// stamps, and its holds time out (at least 1 ms on), after the barrier's
+// clock, which the mark never passes. New writes queue behind a waiting
+// barrier, so it waits a second at most: when a write is stuck in flight,
+// the sweep voids what it sees and leaves the mark where it was.
+import type { PoolClient, QueryResult } from 'pg';
 import { notFound, validation } from '../errors';
 import type { Db } from '../db';
-import { applyBatch, available, type AccountState, type BatchOutcome, type BatchState, type LedgerOp, type OpResult } from './apply';
+import { applyBatch, type AccountState, type BatchState, type LedgerOp, type OpResult } from './apply';
 import { checkLedgerInvariants } from './invariants';
-import { pgArray } from './pg-arrays';
 import type {
   Account, AccountKind, Balance, HoldInput, Ledger, ReleaseInput, SettleInput, Statement, StatementEntry, SystemAccountKind,
   Transfer, TransferInput,
@@ -49,8 +49,6 @@ export interface LedgerOptions {
   maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
   maxRetries?: number;
-  /** Accounts, and open holds, kept in memory for batches that need no read (0: every batch reads). */
-  remember?: number;
 }
 
 interface Pending {
@@ -66,11 +64,13 @@ interface Pending {
 const SHARED_QUEUE = 32;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[a-z][a-z0-9_]{0,63}$/;
-// A concurrent writer inserted one of our ids or resolved one of our holds (23505), a deadlock or serialization failure.
+// A concurrent writer inserted one of our ids (23505), a deadlock or serialization failure: the retry reads
+// what the other wrote and answers replay or conflict.
 const RETRYABLE = new Set(['23505', '40P01', '40001']);
-// A known batch's write found memory wrong: a wallet without what the batch needs (CL001, or the wallet check
-// itself), a settled hold timed out (CL002), or one of the above.
-const REFUSED = new Set([...RETRYABLE, 'CL001', 'CL002', '23514']);
+/** The key of the ledger's advisory lock: batches share it; an expiry sweep's barrier takes it alone. */
+export const LEDGER_LOCK = 7_254_410_001;
+/** How long a sweep's barrier waits for the writes in flight before it gives up (and leaves the mark). */
+const BARRIER_WAIT = '1s';
 
 export interface TransferRow {
   id: string;
@@ -107,61 +107,74 @@ const toAccount = (r: AccountRow): Account => ({
   id: r.id, code: r.code, orgId: r.org_id, kind: r.kind, debitsMustNotExceedCredits: r.debits_must_not_exceed_credits, createdAt: r.created_at,
 });
 
-// Statement texts, named so PostgreSQL parses and plans them once per connection.
+interface BalanceRow {
+  id: string;
+  limited: boolean;
+  debits_posted: number;
+  credits_posted: number;
+  debits_pending: number;
+  credits_pending: number;
+}
+
+// The batch's statements. Each reads with a new snapshot (READ COMMITTED), so what is read after a lock is
+// granted includes every commit that held it.
 const SQL = {
-  loadLocked: {
-    name: 'ledger_load_locked',
-    text: 'select ledger_load_locked($1::uuid[], $2::text[], $3::text[], $4::timestamptz, $5::int) as batch',
-  },
-  // One call writes the whole batch: transfers, the balance deltas and, for an expiry, how far it swept.
-  write: {
-    name: 'ledger_write',
-    text: `select ledger_write($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
-             $8::text[], $9::text[], $10::text[], $11::jsonb[],
-             $12::uuid[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::timestamptz[], $19::timestamptz) as written`,
-  },
+  /** Opens a batch: the lock shared, then the clock its transfers are stamped with (after the lock: see above). */
+  begin: `begin; select pg_advisory_xact_lock_shared(${LEDGER_LOCK}); select date_trunc('milliseconds', clock_timestamp()) as now`,
+  /** A sweep's barrier, in a transaction of its own before the batch's. */
+  barrier: `begin; set local lock_timeout = '${BARRIER_WAIT}'; select pg_advisory_xact_lock(${LEDGER_LOCK}); select clock_timestamp() as barrier; commit`,
+  /**
+   * The holds due ($1 the sweep's now, at most $2) since the mark, and the new mark once they are voided: up to
+   * the barrier ($3) and the sweep's now, or, when the limit cut the list, to just before the last one's
+   * timeout; where it was if the barrier gave up.
+   */
+  due: `with mark as (select swept_to from ledger_expiry),
+        due as (select h.id, h.timeout_at from transfers h, mark
+                where h.kind = 'pending' and h.timeout_at > mark.swept_to and h.timeout_at <= $1
+                  and not exists (select 1 from transfers r where r.pending_id = h.id)
+                order by h.timeout_at, h.id limit $2)
+        select coalesce(array_agg(due.id order by due.timeout_at, due.id), '{}') as candidates,
+               (case when $3::timestamptz is null then (select swept_to from mark)
+                     else greatest((select swept_to from mark),
+                                   least($3::timestamptz, $1,
+                                         case when count(*) >= $2 then max(due.timeout_at) - interval '1 microsecond' end))
+                end)::text as swept_to
+        from due`,
+  /** The accounts named ($1) and those of the holds resolved ($2), locked in id order. */
+  lockAccounts: (withHolds: boolean) => `
+        select id, debits_must_not_exceed_credits as limited, debits_posted, credits_posted, debits_pending, credits_pending
+        from accounts
+        where id = any($1::uuid[]${withHolds ? ` || array(select unnest(array[debit_account_id, credit_account_id]) from transfers where id = any($2::text[]))` : ''})
+        order by id for no key update`,
+  /**
+   * The transfers with the batch's ids or holds ($1), and the resolutions of its holds ($2). (No lookup by an
+   * empty list of holds: planned for one, PostgreSQL has read the holds' timeout index whole.)
+   */
+  transfers: (withHolds: boolean) => `select * from transfers where id = any($1::text[])${withHolds ? `
+              union all
+              select * from transfers where pending_id = any($2::text[]) and not (id = any($1::text[]))` : ''}`,
+  /** The batch's transfers (in order: seq is the statement's cursor) and its balance changes. */
+  write: `with inserted as (
+            insert into transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, timeout_at, reason, run_id, order_id, metadata, created_at)
+            select id, debit, credit, amount, kind, pending, timeout_at, reason, run, order_ref, metadata, $12
+            from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[],
+                        $10::text[], $11::jsonb[])
+              with ordinality as t(id, debit, credit, amount, kind, pending, timeout_at, reason, run, order_ref, metadata, n)
+            order by n
+            returning 1
+          )
+          update accounts a set debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
+                                debits_pending = a.debits_pending + v.dpe, credits_pending = a.credits_pending + v.cpe
+          from unnest($13::uuid[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) as v(id, dp, cp, dpe, cpe)
+          where a.id = v.id`,
+  mark: 'update ledger_expiry set swept_to = greatest(swept_to, $1::timestamptz)',
 } as const;
 
 /** What the batcher did, for benchmarks and tests. */
 export interface LedgerStats {
   batches: number;
   ops: number;
-  /** Batches that went the exact (locked) way. */
-  exact: number;
-  /** Of those, batches whose known write failed its checks first. */
-  refused: number;
 }
-
-/**
- * Bounded memory in two generations: when the newer fills, the older is dropped whole. (A Map used as a
- * queue, deleting its first entry on every insert, makes V8 walk over the deleted entries each time.)
- */
-class Recent<V> {
-  private newer = new Map<string, V>();
-  private older = new Map<string, V>();
-
-  constructor(private readonly max: number) {}
-
-  get(key: string): V | undefined {
-    return this.newer.get(key) ?? this.older.get(key);
-  }
-
-  delete(key: string): void {
-    this.newer.delete(key);
-    this.older.delete(key);
-  }
-
-  set(key: string, value: V): void {
-    if (this.max <= 0) return;
-    this.newer.set(key, value);
-    if (this.newer.size >= this.max / 2) {
-      this.older = this.newer;
-      this.newer = new Map();
-    }
-  }
-}
-
-type Balances = Omit<AccountState, 'lowest'>;
 
 export class PgLedger implements Ledger {
   private queue: Pending[] = [];
@@ -171,23 +184,13 @@ export class PgLedger implements Ledger {
   private readonly maxBatch: number;
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
-  readonly stats: LedgerStats = { batches: 0, ops: 0, exact: 0, refused: 0 };
-  // What this process has seen committed: accounts with their balances then, and the holds it has seen open
-  // (a hold is immutable; it leaves memory when this process resolves it). Nothing else: a replayed or taken
-  // id, or a hold resolved elsewhere, fails the write's unique keys and goes the exact way, which answers it.
-  // Kept this small, memory stays in the CPU's caches; remembering every transfer cost a seventh of the
-  // batcher's time in lookups.
-  private readonly accounts: Recent<Balances>;
-  private readonly holds: Recent<Transfer>;
+  readonly stats: LedgerStats = { batches: 0, ops: 0 };
 
   constructor(private readonly db: Db, opts: LedgerOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 500;
     this.expiryBatch = opts.expiryBatch ?? 500;
     this.maxRetries = opts.maxRetries ?? 5;
     this.maxInFlight = opts.maxInFlight ?? 2;
-    const remember = opts.remember ?? 50_000;
-    this.accounts = new Recent(remember);
-    this.holds = new Recent(remember);
   }
 
   async transfer(input: TransferInput): Promise<Transfer> {
@@ -345,80 +348,18 @@ export class PgLedger implements Ledger {
   private async commitWithRetry(ops: LedgerOp[]): Promise<OpResult[]> {
     this.stats.batches += 1;
     this.stats.ops += ops.length;
-    const known = this.knownState(ops);
-    if (known) {
-      try {
-        const results = await this.commitKnown(ops, known);
-        if (results) return results;
-      } catch (error) {
-        if (!REFUSED.has((error as { code?: string }).code ?? '')) throw error;
-        this.stats.refused += 1;
-      }
-    }
-    this.stats.exact += 1;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.commitExact(ops);
+        return await this.commit(ops);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        // A concurrent process inserted one of our ids (or resolved one of our
-        // holds) after we read: the retry reads it and answers replay or conflict.
         if (!code || !RETRYABLE.has(code) || attempt >= this.maxRetries) throw error;
       }
     }
   }
 
-  /** The state a batch needs, from memory; null when memory lacks any of it. */
-  private knownState(ops: LedgerOp[]): { state: BatchState; start: Map<string, AccountState> } | null {
-    const accounts = new Map<string, AccountState>();
-    // The remembered balances themselves: memory is only ever replaced, never changed in place.
-    const start = new Map<string, AccountState>();
-    const transfers = new Map<string, Transfer>();
-    const account = (id: string) => {
-      if (accounts.has(id)) return true;
-      const a = this.accounts.get(id);
-      if (a) {
-        accounts.set(id, { ...a });
-        start.set(id, a);
-      }
-      return a !== undefined;
-    };
-    for (const op of ops) {
-      if (op.type === 'expire') return null;
-      // A hold replayed while it is open.
-      const seen = this.holds.get(op.input.id);
-      if (seen) transfers.set(seen.id, seen);
-      if (op.type === 'settle' || op.type === 'release') {
-        const hold = this.holds.get(op.input.pendingId);
-        if (!hold || !account(hold.debitAccountId) || !account(hold.creditAccountId)) return null;
-        transfers.set(hold.id, hold);
-      } else if (!account(op.input.debitAccountId) || !account(op.input.creditAccountId)) {
-        return null;
-      }
-    }
-    return { state: { now: new Date(), accounts, transfers, resolutions: new Map(), expiryCandidates: [] }, start };
-  }
-
-  /** The known way: one autocommitted write. Null when the batch must go the exact way. */
-  private async commitKnown(ops: LedgerOp[], { state, start }: { state: BatchState; start: Map<string, AccountState> }): Promise<OpResult[] | null> {
-    const outcome = applyBatch(ops, state);
-    // Memory may lack what refuses an op rightly, or hold what refuses it wrongly (a balance since raised,
-    // a resolution made elsewhere, this machine's clock), and the write can only prove successes: only
-    // the exact way refuses.
-    if (outcome.results.some((r) => !r.ok)) return null;
-    const settled = outcome.inserts.flatMap((t) => (t.kind === 'post_pending' ? [state.transfers.get(t.pendingId!)!.timeoutAt!] : []));
-    const client = (await this.db.client.acquireConnection()) as PoolClient;
-    try {
-      const written = await this.write(client, outcome, state, start, settled, null);
-      this.remember(outcome, state, written, false);
-      return outcome.results;
-    } finally {
-      await this.db.client.releaseConnection(client);
-    }
-  }
-
-  /** The exact way: lock, read, apply, write, commit. */
-  private async commitExact(ops: LedgerOp[]): Promise<OpResult[]> {
+  /** One batch, the exact way: lock, read, apply, write, commit. */
+  private async commit(ops: LedgerOp[]): Promise<OpResult[]> {
     const ids = new Set<string>();
     const pendingIds = new Set<string>();
     const accountIds = new Set<string>();
@@ -439,44 +380,63 @@ export class PgLedger implements Ledger {
     const client = (await this.db.client.acquireConnection()) as PoolClient;
     let broken = false;
     try {
-      await client.query('begin');
-      const { rows: [loaded] } = await client.query<{ batch: LoadedBatch }>({
-        ...SQL.loadLocked,
-        values: [[...accountIds].filter((id) => UUID.test(id)), [...ids], [...pendingIds], expiryNow, this.expiryBatch],
-      });
-      const batch = loaded!.batch;
+      const barrier = expiryNow ? await this.barrier(client) : null;
+      const opened = (await client.query(SQL.begin)) as unknown as QueryResult<{ now: Date }>[];
+      const now = opened[2]!.rows[0]!.now;
+
+      let candidates: string[] = [];
+      let sweptTo: string | null = null;
+      if (expiryNow) {
+        const { rows: [due] } = await client.query<{ candidates: string[]; swept_to: string }>(SQL.due, [expiryNow, this.expiryBatch, barrier]);
+        candidates = due!.candidates;
+        sweptTo = due!.swept_to;
+      }
+      const holds = [...pendingIds, ...candidates];
+      const named = [...accountIds].filter((id) => UUID.test(id));
+      const withHolds = holds.length > 0;
+      const { rows: accountRows } = named.length > 0 || withHolds
+        ? await client.query<BalanceRow>(SQL.lockAccounts(withHolds), withHolds ? [named, holds] : [named])
+        : { rows: [] };
+      const { rows: transferRows } = await client.query<TransferRow>(SQL.transfers(withHolds), withHolds ? [[...ids, ...holds], holds] : [[...ids]]);
+
       const accounts = new Map<string, AccountState>();
-      const start = new Map<string, AccountState>();
-      for (const r of batch.accounts) {
-        const a: AccountState = {
+      const start = new Map<string, BalanceRow>();
+      for (const r of accountRows) {
+        accounts.set(r.id, {
           id: r.id, limited: r.limited, debitsPosted: r.debits_posted, creditsPosted: r.credits_posted,
           debitsPending: r.debits_pending, creditsPending: r.credits_pending,
-        };
-        accounts.set(r.id, a);
-        start.set(r.id, { ...a });
+        });
+        start.set(r.id, r);
       }
-      const allPending = new Set([...pendingIds, ...batch.candidates]);
       const transfers = new Map<string, Transfer>();
       const resolutions = new Map<string, Transfer>();
-      for (const r of batch.transfers) {
-        const t = fromJson(r);
+      const holdSet = new Set(holds);
+      for (const r of transferRows) {
+        const t = toTransfer(r);
         transfers.set(t.id, t);
-        if (t.pendingId && allPending.has(t.pendingId)) resolutions.set(t.pendingId, t);
+        if (t.pendingId && holdSet.has(t.pendingId)) resolutions.set(t.pendingId, t);
       }
-      // Read from the database, so committed: memory may keep the holds still open (of those whose resolution
-      // was read too; a hold read by its own id alone, as a replay, may have been resolved).
-      for (const t of transfers.values()) {
-        if (t.kind !== 'pending' || !allPending.has(t.id)) continue;
-        if (resolutions.has(t.id)) this.holds.delete(t.id);
-        else this.holds.set(t.id, t);
-      }
-      const expiryCandidates = batch.candidates.flatMap((id) => transfers.get(id) ?? []);
-      const state: BatchState = { now: new Date(batch.now), accounts, transfers, resolutions, expiryCandidates };
+      const expiryCandidates = candidates.flatMap((id) => transfers.get(id) ?? []);
+      const state: BatchState = { now, accounts, transfers, resolutions, expiryCandidates };
 
       const outcome = applyBatch(ops, state);
-      const written = await this.write(client, outcome, state, start, [], batch.swept_to);
+      const rows = outcome.inserts;
+      const moves = [...outcome.touched].flatMap((id) => {
+        const a = state.accounts.get(id)!;
+        const s = start.get(id)!;
+        const m = { id, dp: a.debitsPosted - s.debits_posted, cp: a.creditsPosted - s.credits_posted, dpe: a.debitsPending - s.debits_pending, cpe: a.creditsPending - s.credits_pending };
+        return m.dp || m.cp || m.dpe || m.cpe ? [m] : [];
+      });
+      if (rows.length > 0) {
+        await client.query(SQL.write, [
+          rows.map((t) => t.id), rows.map((t) => t.debitAccountId), rows.map((t) => t.creditAccountId), rows.map((t) => t.amount),
+          rows.map((t) => t.kind), rows.map((t) => t.pendingId), rows.map((t) => t.timeoutAt), rows.map((t) => t.reason),
+          rows.map((t) => t.runId), rows.map((t) => t.orderId), rows.map((t) => JSON.stringify(t.metadata)), now,
+          moves.map((m) => m.id), moves.map((m) => m.dp), moves.map((m) => m.cp), moves.map((m) => m.dpe), moves.map((m) => m.cpe),
+        ]);
+      }
+      if (sweptTo !== null) await client.query(SQL.mark, [sweptTo]);
       await client.query('commit');
-      this.remember(outcome, state, written, true);
       return outcome.results;
     } catch (error) {
       try {
@@ -492,95 +452,18 @@ export class PgLedger implements Ledger {
     }
   }
 
-  /** ledger_write for an applied batch; the transfers it returns carry the database's time. */
-  private async write(
-    on: PoolClient, outcome: BatchOutcome, state: BatchState, start: Map<string, AccountState>, settledTimeouts: Date[],
-    sweptTo: string | null,
-  ): Promise<WrittenAccount[]> {
-    // Every account a transfer names, even one whose balance ends where it began: ledger_write proves each exists by moving it.
-    const moves = [...outcome.touched].map((id) => {
-      const a = state.accounts.get(id)!;
-      const s = start.get(id)!;
-      return {
-        id, dp: a.debitsPosted - s.debitsPosted, cp: a.creditsPosted - s.creditsPosted,
-        dpe: a.debitsPending - s.debitsPending, cpe: a.creditsPending - s.creditsPending,
-        need: a.limited ? Math.max(0, available(s) - (a.lowest ?? available(s))) : null,
-      };
-    });
-    // ledger_write locks the accounts in this order; every writer's is the same (PostgreSQL orders uuids as these strings).
-    moves.sort((a, b) => (a.id < b.id ? -1 : 1));
-    const rows = outcome.inserts;
-    // (moves come from the inserts' accounts: no inserts, no moves.)
-    if (rows.length === 0 && sweptTo === null) return [];
-    const timeoutMs = (t: Transfer) => (t.timeoutAt ? t.timeoutAt.getTime() - state.now.getTime() : null);
-    const { rows: [result] } = await on.query<{ written: { now: string; accounts: string } }>({
-      ...SQL.write,
-      values: [
-        pgArray.text(rows.map((t) => t.id)), pgArray.uuid(rows.map((t) => t.debitAccountId)),
-        pgArray.uuid(rows.map((t) => t.creditAccountId)), pgArray.int8(rows.map((t) => t.amount)), pgArray.text(rows.map((t) => t.kind)),
-        pgArray.text(rows.map((t) => t.pendingId)), pgArray.int8(rows.map(timeoutMs)), pgArray.text(rows.map((t) => t.reason)),
-        pgArray.text(rows.map((t) => t.runId)), pgArray.text(rows.map((t) => t.orderId)),
-        pgArray.jsonb(rows.map((t) => JSON.stringify(t.metadata))),
-        pgArray.uuid(moves.map((m) => m.id)), pgArray.int8(moves.map((m) => m.dp)), pgArray.int8(moves.map((m) => m.cp)),
-        pgArray.int8(moves.map((m) => m.dpe)), pgArray.int8(moves.map((m) => m.cpe)), pgArray.int8(moves.map((m) => m.need)),
-        pgArray.timestamptz(settledTimeouts), sweptTo,
-      ],
-    });
-    const now = new Date(result!.written.now);
-    // The transfers were applied at this process's time (or the read's); the database's is the one stored.
-    const shift = now.getTime() - state.now.getTime();
-    if (shift !== 0) {
-      for (const t of rows) {
-        t.createdAt = now;
-        if (t.timeoutAt) t.timeoutAt = new Date(t.timeoutAt.getTime() + shift);
-      }
-    }
-    return parseAccounts(result!.written.accounts);
-  }
-
-  /**
-   * What a committed batch leaves in memory: its holds (the ones it resolved leave), and its accounts as they
-   * now stand (those it moved as the write returned them; from an exact batch, also those it only read).
-   */
-  private remember(outcome: BatchOutcome, state: BatchState, moved: WrittenAccount[], read: boolean): void {
-    for (const t of outcome.inserts) {
-      if (t.kind === 'pending') this.holds.set(t.id, t);
-      else if (t.pendingId) this.holds.delete(t.pendingId);
-    }
-    const stored = new Map(moved.map((m) => [m.id, m]));
-    for (const a of state.accounts.values()) {
-      const m = stored.get(a.id);
-      if (!m && !read) continue;
-      const b = m ? { debitsPosted: m.debits_posted, creditsPosted: m.credits_posted, debitsPending: m.debits_pending, creditsPending: m.credits_pending } : a;
-      this.accounts.set(a.id, {
-        id: a.id, limited: a.limited, debitsPosted: b.debitsPosted, creditsPosted: b.creditsPosted, debitsPending: b.debitsPending, creditsPending: b.creditsPending,
-      });
+  /** A sweep's barrier: the clock once every write that held the ledger lock has committed; null if it gave up. */
+  private async barrier(client: PoolClient): Promise<Date | null> {
+    try {
+      const results = (await client.query(SQL.barrier)) as unknown as QueryResult<{ barrier: Date }>[];
+      return results[3]!.rows[0]!.barrier;
+    } catch (error) {
+      await client.query('rollback');
+      if ((error as { code?: string }).code === '55P03') return null; // lock_not_available
+      throw error;
     }
   }
 }
-
-interface WrittenAccount { id: string; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }
-
-interface LoadedBatch {
-  now: string;
-  accounts: { id: string; limited: boolean; debits_posted: number; credits_posted: number; debits_pending: number; credits_pending: number }[];
-  transfers: (Omit<TransferRow, 'timeout_at' | 'created_at'> & { timeout_at: string | null; created_at: string })[];
-  candidates: string[];
-  /** For an expiry: how far voiding its candidates sweeps (ledger_expiry.swept_to). */
-  swept_to: string | null;
-}
-
-/** ledger_write's new balances: "id debits_posted credits_posted debits_pending credits_pending", comma-separated. */
-function parseAccounts(text: string): WrittenAccount[] {
-  if (text === '') return [];
-  return text.split(',').map((entry) => {
-    const [id, dp, cp, dpe, cpe] = entry.split(' ');
-    return { id: id!, debits_posted: Number(dp), credits_posted: Number(cp), debits_pending: Number(dpe), credits_pending: Number(cpe) };
-  });
-}
-
-const fromJson = (r: LoadedBatch['transfers'][number]): Transfer =>
-  toTransfer({ ...r, timeout_at: r.timeout_at ? new Date(r.timeout_at) : null, created_at: new Date(r.created_at) });
 
 function availableEffect(kind: Transfer['kind'], side: 'debit' | 'credit', amount: number, holdAmount: number): number {
   if (side === 'credit') return kind === 'posted' || kind === 'post_pending' ? amount : 0;

@@ -104,14 +104,7 @@ const postgresSocketDir = (layout: StackLayout) => path.join(os.tmpdir(), `cmp-p
 export const postgresSocketUrl = (layout: StackLayout, database = 'cmp') =>
   `postgres://cmp@${encodeURIComponent(postgresSocketDir(layout))}:${layout.ports.postgres}/${database}`;
 
-export interface PostgresOptions {
-  /** Run the server under this command (a profiler such as callgrind); its backends are forked under it too. */
-  under?: string[];
-  /** More server settings, as name=value. */
-  settings?: string[];
-}
-
-export async function startPostgres(layout: StackLayout, opts: PostgresOptions = {}): Promise<Service> {
+export async function startPostgres(layout: StackLayout): Promise<Service> {
   const bin = ensurePostgres();
   const dir = path.join(layout.dataDir, 'postgres');
   const socketDir = postgresSocketDir(layout);
@@ -128,12 +121,9 @@ export async function startPostgres(layout: StackLayout, opts: PostgresOptions =
   }
   const serverArgs = [
     '-D', dir, '-p', String(layout.ports.postgres), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'max_connections=300', '-c', 'shared_buffers=256MB', ...(opts.settings ?? []).flatMap((setting) => ['-c', setting]),
+    '-c', 'max_connections=300', '-c', 'shared_buffers=256MB',
   ];
-  const [wrapper, ...wrapperArgs] = opts.under ?? [];
-  const run = wrapper
-    ? asPostgresUser(wrapper, [...wrapperArgs, path.join(bin, 'postgres'), ...serverArgs])
-    : asPostgresUser(path.join(bin, 'postgres'), serverArgs);
+  const run = asPostgresUser(path.join(bin, 'postgres'), serverArgs);
   const service = await startProcess({
     name: 'postgres',
     command: run.command,

@@ -64,16 +64,6 @@ export function ensurePostgres(): string {
   return bin;
 }
 
-/** Valgrind (its callgrind counts the instructions a benchmark costs PostgreSQL): Debian's package. */
-export function ensureValgrind(): string {
-  const found = which('valgrind');
-  if (found) return found;
-  installDebianPackage('valgrind', 'Valgrind');
-  const installed = which('valgrind');
-  if (!installed) throw new Error('Valgrind was installed but is not on PATH');
-  return installed;
-}
-
 function findPostgresBin(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!fs.existsSync(base)) return undefined;

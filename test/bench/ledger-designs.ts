@@ -1,9 +1,8 @@
-// The two designs the ledger benchmarks compare, one pair (a run's hold, then
+// The two designs the ledger benchmark compares, one pair (a run's hold, then
 // its settlement) at a time: the ledger's, and the naive design it replaces
 // (each operation its own transaction, both accounts locked, read, written).
-import { createDb, migrateLatest, type Db } from '../../core/db';
-import { createLedger, type Ledger } from '../../core/ledger';
-import { startPostgres, type StackLayout } from '../../deploy/local/stack';
+import type { Db } from '../../core/db';
+import type { Ledger } from '../../core/ledger';
 
 /** What a run holds, and what it then costs, in millicredits. */
 export const HOLD = 1_000;
@@ -37,30 +36,3 @@ export const naivePair = (db: Db, revenue: string): Pair => async (wallet, id) =
     await trx('accounts').where({ id: revenue }).update({ credits_pending: trx.raw('credits_pending - ?', [HOLD]), credits_posted: trx.raw('credits_posted + ?', [COST]) });
   });
 };
-
-/**
- * A fresh ledger database in the layout's cluster, which is left stopped: the system accounts, `wallets`
- * wallets each granted far more than any bench spends, statistics made.
- */
-export async function seedLedgerCluster(layout: StackLayout, wallets: number): Promise<{ revenue: string; wallets: string[] }> {
-  const pg = await startPostgres(layout);
-  const db = createDb(pg.url, 4);
-  try {
-    await migrateLatest(db);
-    const ledger = createLedger(db);
-    const promo = (await ledger.ensureSystemAccount('promo')).id;
-    const revenue = (await ledger.ensureSystemAccount('revenue')).id;
-    const orgs = await db('organizations')
-      .insert(Array.from({ length: wallets }, (_, i) => ({ name: `bench org ${i}` })))
-      .returning<{ id: string }[]>('id');
-    const ids = (await Promise.all(orgs.map((o) => ledger.ensureWallet(o.id)))).map((w) => w.id);
-    await Promise.all(ids.map((w) => ledger.transfer({
-      id: `grant-${w}`, debitAccountId: promo, creditAccountId: w, amount: 1_000_000 * HOLD, reason: 'starter_grant',
-    })));
-    await db.raw('vacuum analyze');
-    return { revenue, wallets: ids };
-  } finally {
-    await db.destroy();
-    await pg.stop();
-  }
-}

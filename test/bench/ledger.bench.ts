@@ -31,7 +31,6 @@ interface Result {
   nodeUs: number;
   postgresUs: number;
   opsPerBatch: number | null;
-  exactBatches: number | null;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -79,7 +78,6 @@ async function run(scenario: string, wallets: string[], concurrency: number, pai
     p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99),
     nodeUs: Math.round((cpu.user + cpu.system) / ops), postgresUs: Math.round(((postgresCpuMs() - pg0) * 1000) / ops),
     opsPerBatch: stats && batches ? Math.round(((stats.ops - before!.ops) / batches) * 10) / 10 : null,
-    exactBatches: stats && before ? stats.exact - before.exact : null,
   };
 }
 
@@ -120,20 +118,18 @@ async function main(): Promise<void> {
       results.push(await run(`spread over ${WALLETS} wallets`, spread, concurrency, ledgerPair(ledger, revenue), stats(ledger)));
     }
     const tcpLedger = createLedger(tcpDb, { maxInFlight: inFlight });
-    // Its first batches learn the wallets the exact way, as any new process does; not part of the figure.
-    await Promise.all(spread.map((w) => ledgerPair(tcpLedger, revenue)(w, randomUUID())));
     results.push(await run('spread, TCP loopback', spread, 32, ledgerPair(tcpLedger, revenue), stats(tcpLedger)));
     results.push(await run('spread, naive baseline', spread, 32, naivePair(db, revenue)));
     const { violations } = await ledger.checkInvariants();
 
     const ms = (v: number) => `${v.toFixed(1)} ms`;
-    const cols: [string, number][] = [['scenario', 28], ['conc', 6], ['pairs', 9], ['pairs/s', 10], ['p50', 10], ['p95', 10], ['p99', 10], ['node µs/op', 12], ['pg µs/op', 10], ['ops/batch', 11], ['exact', 7]];
+    const cols: [string, number][] = [['scenario', 28], ['conc', 6], ['pairs', 9], ['pairs/s', 10], ['p50', 10], ['p95', 10], ['p99', 10], ['node µs/op', 12], ['pg µs/op', 10], ['ops/batch', 11]];
     const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join('');
     console.log(`\nledger bench: hold+settle pairs, ${seconds} s per scenario (CPU per operation; a pair is two)\n`);
     console.log(row(cols.map(([c]) => c)));
     for (const r of results) {
       console.log(row([r.scenario, String(r.concurrency), String(r.pairs), String(r.pairsPerS), ms(r.p50), ms(r.p95), ms(r.p99),
-        String(r.nodeUs), String(r.postgresUs), r.opsPerBatch === null ? '—' : String(r.opsPerBatch), r.exactBatches === null ? '—' : String(r.exactBatches)]));
+        String(r.nodeUs), String(r.postgresUs), r.opsPerBatch === null ? '—' : String(r.opsPerBatch)]));
     }
     console.log(`\ninvariant violations: ${violations.length}${violations.length ? `\n  ${violations.join('\n  ')}` : ''}\n`);
 

@@ -4,8 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { randomUUID } from 'node:crypto';
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import { createLedger, type Ledger } from '../../core/ledger';
-import { pgArray } from '../../core/ledger/pg-arrays';
-import type { Knex } from 'knex';
+import { LEDGER_LOCK } from '../../core/ledger/pg-ledger';
 import type { PoolClient } from 'pg';
 import type { Db } from '../../core/db';
 import { freshDatabase } from '../support/stack';
@@ -38,26 +37,6 @@ async function failure(p: Promise<unknown>): Promise<AppError> {
     return error as AppError;
   }
   throw new Error('expected the operation to fail');
-}
-
-/** ledger_write as the batcher calls it, for tests that play a batcher (or another process) by hand. */
-const LEDGER_WRITE = `select ledger_write(?::text[], ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[],
-  ?::text[], ?::jsonb[], ?::uuid[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::timestamptz)`;
-interface Move { id: string; dp?: number; cp?: number; dpe?: number; cpe?: number; need?: number }
-interface Written { id: string; debit: string; credit: string; amount: number; kind: string; pendingId?: string; timeoutMs?: number }
-function ledgerWriteArgs(transfers: Written | Written[], moves: Move[]): Knex.RawBinding[] {
-  const ts = Array.isArray(transfers) ? transfers : [transfers];
-  const sorted = [...moves].sort((a, b) => (a.id < b.id ? -1 : 1));
-  const column = (f: (m: Move) => number | null) => sorted.map(f);
-  const values = [
-    ts.map((t) => t.id), ts.map((t) => t.debit), ts.map((t) => t.credit), ts.map((t) => t.amount), ts.map((t) => t.kind),
-    ts.map((t) => t.pendingId ?? null), ts.map((t) => t.timeoutMs ?? null), ts.map(() => 'adjustment'), ts.map(() => null), ts.map(() => null),
-    ts.map(() => '{}'),
-    sorted.map((m) => m.id), column((m) => m.dp ?? 0), column((m) => m.cp ?? 0), column((m) => m.dpe ?? 0), column((m) => m.cpe ?? 0),
-    column((m) => m.need ?? null), [], null,
-  ];
-  // (pg turns arrays with nulls into PostgreSQL arrays; knex's binding types only know arrays of one type.)
-  return values as unknown as Knex.RawBinding[];
 }
 
 beforeAll(async () => {
@@ -196,159 +175,92 @@ describe('concurrency', () => {
   });
 });
 
-describe('batches from memory (one round trip) and what proves them', () => {
-  // Two instances, as two processes: each remembers what it last saw, and the other changes it meanwhile.
-  const stats = (l: Ledger) => (l as unknown as { stats: { batches: number; exact: number; refused: number } }).stats;
-  /** A new instance and a new wallet it has learnt (a first op on an account goes the exact way): a hold of 1 on it. */
-  const instanceKnowingAWallet = async () => {
-    const a = createLedger(db);
-    const wallet = await newWallet(1_000);
-    await holdVia(a, wallet, 1);
-    return { a, wallet };
-  };
-
-  it('a wallet spent elsewhere: the write from stale memory is refused and the exact way answers 402', async () => {
+describe('two processes', () => {
+  // Two instances, as two processes: each batch reads what the other committed.
+  it('a wallet spent elsewhere answers 402, never an overdraft', async () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
-    // Both learn the wallet (a first op on an account always goes the exact way), then A spends from memory.
     await holdVia(a, wallet, 100);
     await holdVia(b, wallet, 100);
-    const before = { ...stats(a) };
     await holdVia(a, wallet, 100);
-    expect(stats(a).exact - before.exact).toBe(0);
-
-    // B takes all that is left; A still remembers 800 available and would grant 500.
+    // B takes all that is left; A's next hold must see it.
     await holdVia(b, wallet, 700);
-    const mid = { ...stats(a) };
-    const refused = await failure(holdVia(a, wallet, 500));
-    expect(refused).toBeInstanceOf(InsufficientCreditsError);
-    expect(stats(a).refused - mid.refused).toBe(1);
+    expect(await failure(holdVia(a, wallet, 500))).toBeInstanceOf(InsufficientCreditsError);
     expect(await ledger.balance(wallet)).toMatchObject({ available: 0, debitsPending: 1_000 });
-    expect((await ledger.checkInvariants()).violations).toEqual([]);
   });
 
-  it('a hold released elsewhere: settling it from memory answers conflict, not a settlement', async () => {
+  it('a hold released elsewhere: settling it answers conflict with what happened to it, not a settlement', async () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
-    await holdVia(b, wallet, 10);
     const h = await holdVia(a, wallet, 300);
     await b.release({ id: `${h.id}:release`, pendingId: h.id });
-    // A remembers the hold as open; even an amount larger than the hold must answer with what happened to it.
     const late = await failure(a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 200 }));
     expect(late.type).toBe('conflict');
     expect(late.extensions).toMatchObject({ resolved_by: `${h.id}:release`, resolution: 'void_pending' });
+    // Even an amount larger than the hold answers with what happened to it.
     const larger = await failure(a.settle({ id: `${h.id}:settle-2`, pendingId: h.id, amount: 5_000 }));
     expect(larger.type).toBe('conflict');
-    expect(await ledger.balance(wallet)).toMatchObject({ available: 990, debitsPosted: 0 });
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 1_000, debitsPosted: 0 });
   });
 
   it('an id taken elsewhere is replayed (same operation) or refused (another), never written twice', async () => {
     const a = createLedger(db);
     const b = createLedger(db);
     const wallet = await newWallet(1_000);
-    await holdVia(a, wallet, 1);
     const id = randomUUID();
     const first = await holdVia(b, wallet, 250, id);
     const replay = await holdVia(a, wallet, 250, id);
     expect(replay).toEqual(first);
     expect((await failure(holdVia(a, wallet, 251, id))).type).toBe('conflict');
     expect(await db('transfers').where({ id }).count<{ count: number }[]>('* as count')).toEqual([{ count: 1 }]);
-    expect(await ledger.balance(wallet)).toMatchObject({ available: 749, debitsPending: 251 });
+    expect(await ledger.balance(wallet)).toMatchObject({ available: 750, debitsPending: 250 });
   });
 
   it('a hold that timed out by the database clock is not settled, whatever this process\'s clock says', async () => {
-    const { a, wallet } = await instanceKnowingAWallet();
-    const h = await holdVia(a, wallet, 100, undefined, 500);
+    const wallet = await newWallet(1_000);
+    const h = await hold(wallet, 100, undefined, 500);
     await new Promise((r) => setTimeout(r, 700));
-    // This machine's clock an hour behind the database's: memory alone would still call the hold open.
+    // This machine's clock an hour behind the database's: by it, the hold would still be open.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 });
     try {
-      const before = { ...stats(a) };
-      const late = await failure(a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 50 }));
+      const late = await failure(ledger.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 50 }));
       expect(late.type).toBe('conflict');
       expect(late.extensions).toMatchObject({ expired: true });
-      expect(stats(a).refused - before.refused).toBe(1);
     } finally {
       vi.useRealTimers();
     }
-    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 0, debitsPending: 101 });
+    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 0, debitsPending: 100 });
     // Released, so the expiry tests below meet only their own holds.
-    await a.release({ id: `${h.id}:release`, pendingId: h.id });
-  });
-
-  it('memory is bounded: what it has dropped is read again the exact way, with the same answers', async () => {
-    const small = createLedger(db, { remember: 8 });
-    const wallets = await Promise.all(Array.from({ length: 6 }, () => newWallet(1_000)));
-    const holds = [];
-    for (const w of wallets) holds.push(await holdVia(small, w, 100));
-    const before = { ...stats(small) };
-    // The first holds and wallets have left memory by now: settling them must read them.
-    for (const h of holds) await small.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 30 });
-    expect(stats(small).exact - before.exact).toBeGreaterThan(0);
-    for (const w of wallets) expect(await ledger.balance(w)).toMatchObject({ available: 970, debitsPending: 0, debitsPosted: 30 });
-    // With no memory at all, every batch is exact, and the answers do not change.
-    const none = createLedger(db, { remember: 0 });
-    const h = await holdVia(none, wallets[0]!, 100);
-    await none.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 10 });
-    expect(stats(none)).toMatchObject({ batches: 2, exact: 2 });
-    expect(await ledger.balance(wallets[0]!)).toMatchObject({ available: 960 });
+    await ledger.release({ id: `${h.id}:release`, pendingId: h.id });
   });
 
   it('ids, references and metadata of any text are stored as given', async () => {
-    const { a, wallet } = await instanceKnowingAWallet();
+    const wallet = await newWallet(1_000);
     const odd = ['NULL', 'a"b\\c', '{x,y}', ' spaced ', 'ünï\u00e7ødé 💳', 'null'];
     for (const [i, text] of odd.entries()) {
-      const h = await a.hold({
+      const h = await ledger.hold({
         id: `${text}-${wallet}`, debitAccountId: wallet, creditAccountId: revenue, amount: 10, reason: 'run', timeoutMs: 600_000,
         runId: text, orderId: `${text}!`, metadata: { note: text, n: i, nested: { q: '"\\' } },
       });
       const stored = await ledger.getTransfer(`${text}-${wallet}`);
       expect(stored).toEqual(h);
       expect(stored).toMatchObject({ runId: text, orderId: `${text}!`, metadata: { note: text, n: i, nested: { q: '"\\' } } });
-      const s = await a.settle({ id: `${text}:settle:${wallet}`, pendingId: h.id, amount: 5 });
+      const s = await ledger.settle({ id: `${text}:settle:${wallet}`, pendingId: h.id, amount: 5 });
       expect(await ledger.getTransfer(s.id)).toEqual(s);
     }
-    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 30, debitsPending: 1 });
+    expect(await ledger.balance(wallet)).toMatchObject({ debitsPosted: 30, debitsPending: 0 });
   });
 
-  it('the batcher\'s binary arrays arrive in PostgreSQL as they were sent', async () => {
-    const client = (await db.client.acquireConnection()) as PoolClient;
-    try {
-      const at = [new Date('2026-12-01T12:34:56.789Z'), new Date('1999-12-31T23:59:59.999Z')];
-      const ids = [randomUUID(), randomUUID().toUpperCase()];
-      const { rows: [r] } = await client.query(
-        `select $1::text[] as texts, $2::uuid[]::text[] as uuids, $3::bigint[]::text[] as ints, $4::jsonb[]::text[] as docs,
-                $5::timestamptz[] as times, cardinality($6::text[]) as empty`,
-        [
-          pgArray.text(['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']), pgArray.uuid(ids),
-          pgArray.int8([0, -1, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 32, -(2 ** 32) - 5, null]),
-          pgArray.jsonb(['{"note":"ü\\"x"}', '{}']), pgArray.timestamptz(at), pgArray.text([]),
-        ],
-      );
-      expect(r.texts).toEqual(['plain', null, 'a"b\\c,{d}', '', 'ünï 💳']);
-      expect(r.uuids).toEqual(ids.map((id) => id.toLowerCase()));
-      expect(r.ints).toEqual(['0', '-1', '1', '9007199254740991', '-9007199254740991', '4294967296', '-4294967301', null]);
-      expect(r.docs).toEqual(['{"note": "ü\\"x"}', '{}']);
-      expect(r.times).toEqual(at);
-      expect(r.empty).toBe(0);
-      expect(() => pgArray.uuid(['not-a-uuid'])).toThrow(TypeError);
-      expect(() => pgArray.int8([2 ** 53])).toThrow(RangeError);
-    } finally {
-      await db.client.releaseConnection(client);
-    }
-  });
-
-  it('replays of a settled pair come from memory with the stored times', async () => {
-    const { a, wallet } = await instanceKnowingAWallet();
-    const h = await holdVia(a, wallet, 100, undefined, 90_000);
-    const s = await a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 });
+  it('what an operation answers is what is stored, with the database\'s times; a replay answers the same', async () => {
+    const wallet = await newWallet(1_000);
+    const h = await hold(wallet, 100, undefined, 90_000);
+    const s = await ledger.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 });
     const stored = await ledger.getTransfer(h.id);
-    expect(h.timeoutAt).toEqual(stored!.timeoutAt);
-    expect(h.createdAt).toEqual(stored!.createdAt);
+    expect(stored).toEqual(h);
     expect(stored!.timeoutAt!.getTime() - stored!.createdAt.getTime()).toBe(90_000);
-    expect(await a.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 })).toEqual(s);
+    expect(await createLedger(db).settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 40 })).toEqual(s);
     expect(await ledger.getTransfer(s.id)).toEqual(s);
   });
 });
@@ -376,64 +288,37 @@ describe('the database guards the ledger whatever code writes to it', () => {
     expect((await ledger.balance(wallet)).available).toBe(1_000);
   });
 
-  // ledger_write called directly, as a faulty batcher would: one posted transfer of 5 from promo to the wallet,
-  // with one part made wrong. It must refuse and write nothing.
-  async function writeBadly(change: { moved?: 'debit only'; kind?: 'post_pending' | 'pending'; pendingId?: string; timeoutMs?: number }): Promise<string | undefined> {
-    const wallet = await newWallet(1_000);
-    const id = randomUUID();
-    const moves = [{ id: promo, dp: 5 }, { id: wallet, cp: 5 }].filter((m) => change.moved !== 'debit only' || m.id === promo);
-    const code = await sqlState(db.raw(LEDGER_WRITE, ledgerWriteArgs(
-      { id, debit: promo, credit: wallet, amount: 5, kind: change.kind ?? 'posted', pendingId: change.pendingId, timeoutMs: change.timeoutMs }, moves,
-    )));
-    expect(await db('transfers').where({ id }).first()).toBeUndefined();
-    expect((await ledger.balance(wallet)).available).toBe(1_000);
-    return code;
-  }
+  // Rows written past the ledger, as faulty code would: the database refuses each and keeps nothing.
+  const transfer = (row: Record<string, unknown>) => db('transfers').insert({ id: randomUUID(), amount: 5, kind: 'posted', reason: 'adjustment', ...row });
 
-  it('a transfer naming an account the batch does not move is refused', async () => {
-    expect(await writeBadly({ moved: 'debit only' })).toBe('CL003');
+  it('a transfer naming an account that does not exist is refused', async () => {
+    const wallet = await newWallet(1_000);
+    expect(await sqlState(transfer({ debit_account_id: randomUUID(), credit_account_id: wallet }))).toBe('23503');
   });
 
-  it('a settlement of something that is not a hold between its accounts is refused', async () => {
-    const otherWallet = await newWallet(1_000);
-    const elsewhere = await hold(otherWallet, 10);
-    expect(await writeBadly({ kind: 'post_pending', pendingId: 'no-such-hold' })).toBe('CL003');
-    expect(await writeBadly({ kind: 'post_pending', pendingId: elsewhere.id })).toBe('CL003');
-    expect(await writeBadly({ kind: 'post_pending', pendingId: `grant-${otherWallet}` })).toBe('CL003');
-  });
-
-  it('a hold settled in the batch that writes it: between its own accounts it is written, between others refused', async () => {
+  it('a settlement of a hold that does not exist, or a second resolution of a hold, is refused', async () => {
     const wallet = await newWallet(1_000);
-    const [holdId, otherHold] = [randomUUID(), randomUUID()];
-    const both = (debit: string, credit: string, id: string) => [
-      { id, debit: wallet, credit: revenue, amount: 100, kind: 'pending', timeoutMs: 60_000 },
-      { id: `${id}:settle`, debit, credit, amount: 40, kind: 'post_pending', pendingId: id },
-    ];
-    const moves = [{ id: wallet, dp: 40, need: 100 }, { id: revenue, cp: 40 }, { id: promo }];
-    expect(await sqlState(db.raw(LEDGER_WRITE, ledgerWriteArgs(both(wallet, promo, otherHold), moves)))).toBe('CL003');
-    expect(await db('transfers').where({ id: otherHold }).first()).toBeUndefined();
-    await db.raw(LEDGER_WRITE, ledgerWriteArgs(both(wallet, revenue, holdId), moves.slice(0, 2)));
-    expect(await ledger.getTransfer(`${holdId}:settle`)).toMatchObject({ kind: 'post_pending', pendingId: holdId, amount: 40 });
-    expect(await ledger.balance(wallet)).toMatchObject({ available: 960, debitsPosted: 40, debitsPending: 0 });
-  });
-
-  it('the exact way reads a batch of holds without reading every hold ever written', async () => {
-    const wallet = await newWallet(1_000);
-    await hold(wallet, 10);
-    // As the exact way reads a first batch on an account: its id, no hold to resolve, no expiry.
-    // Scans of the holds' index so far (the backend's count not yet reported, which may hold earlier
-    // transactions' too), before and after, in one transaction.
-    const scans = await db.transaction(async (trx) => {
-      const count = async () => Number((await trx.raw(`select pg_stat_get_xact_numscans('transfers_hold_timeout_idx'::regclass) as n`)).rows[0].n);
-      const before = await count();
-      await trx.raw(`select ledger_load_locked(?::uuid[], ?::text[], '{}'::text[], null, 500)`, [[wallet], [randomUUID()]]);
-      return (await count()) - before;
-    });
-    expect(scans).toBe(0);
+    const h = await hold(wallet, 10);
+    const settle = (pendingId: string) => transfer({ debit_account_id: wallet, credit_account_id: revenue, kind: 'post_pending', pending_id: pendingId });
+    expect(await sqlState(settle('no-such-hold'))).toBe('23503');
+    await ledger.release({ id: `${h.id}:release`, pendingId: h.id });
+    expect(await sqlState(settle(h.id))).toBe('23505');
+    expect(await db('transfers').where({ pending_id: h.id }).pluck('id')).toEqual([`${h.id}:release`]);
   });
 
   it('a hold that times out the moment it is written is refused (the expiry sweep relies on at least 1 ms)', async () => {
-    expect(await writeBadly({ kind: 'pending', timeoutMs: 0 })).toBe('CL003');
+    const wallet = await newWallet(1_000);
+    const code = await sqlState(transfer({
+      debit_account_id: wallet, credit_account_id: revenue, kind: 'pending', timeout_at: db.fn.now(), created_at: db.fn.now(),
+    }));
+    expect(code).toBe('23514');
+  });
+
+  it('a wallet cannot be overdrawn, counting its holds', async () => {
+    const wallet = await newWallet(1_000);
+    await hold(wallet, 600);
+    expect(await sqlState(db('accounts').where({ id: wallet }).increment('debits_posted', 401))).toBe('23514');
+    expect((await ledger.balance(wallet)).available).toBe(400);
   });
 });
 
@@ -498,15 +383,18 @@ describe('expiry', () => {
     expect((await ledger.balance(wallet)).available).toBe(1_000);
   });
 
-  /** Another process, between writing a 10 mc hold that times out in 1 ms and committing it (the caller commits). */
+  /** Another process, between writing a 10 mc hold that times out in 1 ms and committing it (the caller commits), as a batch writes it. */
   async function holdInFlight(wallet: string, id: string): Promise<PoolClient> {
     const writer = (await db.client.acquireConnection()) as PoolClient;
-    await writer.query('begin');
-    const { sql, bindings } = db.raw(LEDGER_WRITE, ledgerWriteArgs(
-      { id, debit: wallet, credit: revenue, amount: 10, kind: 'pending', timeoutMs: 1 },
-      [{ id: wallet, dpe: 10, need: 10 }, { id: revenue, cpe: 10 }],
-    )).toSQL().toNative();
-    await writer.query(sql, bindings as unknown[]);
+    await writer.query(`begin; select pg_advisory_xact_lock_shared(${LEDGER_LOCK})`);
+    await writer.query(
+      `with clock as (select date_trunc('milliseconds', clock_timestamp()) as now)
+       insert into transfers (id, debit_account_id, credit_account_id, amount, kind, reason, timeout_at, created_at)
+       select $1, $2, $3, 10, 'pending', 'run', now + interval '1 millisecond', now from clock`,
+      [id, wallet, revenue],
+    );
+    await writer.query('update accounts set debits_pending = debits_pending + 10 where id = $1', [wallet]);
+    await writer.query('update accounts set credits_pending = credits_pending + 10 where id = $1', [revenue]);
     return writer;
   }
 
