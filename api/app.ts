@@ -6,6 +6,7 @@ import cors from 'cors';
 import { randomUUID } from 'node:crypto';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../core/logger';
+import { httpMetrics, metricsHandler } from '../core/metrics/http';
 import { createHealthRouter, type Probe } from './health/routes';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 
@@ -21,6 +22,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(httpMetrics());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -30,12 +32,13 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
   app.use(helmet());
   app.use(cors({ origin: deps.webOrigin, credentials: true, exposedHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'] }));
   app.use(createHealthRouter(deps.probes));
+  app.get('/metrics', metricsHandler);
   for (const router of deps.routers ?? []) app.use(router);
   app.use(notFoundHandler);
   app.use(problemHandler);

@@ -9,6 +9,7 @@ import { createGitOpsRepo, type GitOpsRepo } from './gitops';
 import { InstanceStore } from './instances/store';
 import { createLedger, type Ledger } from './ledger';
 import type { Logger } from './logger';
+import { ledgerMetrics } from './metrics/business';
 import { LangflowRuntime, langflowOptionsFromConfig } from './runtime/langflow-runtime';
 import type { AgentRuntime } from './runtime/agent-runtime';
 import { createSaleorClient, type SaleorClient } from './saleor/client';
@@ -35,7 +36,7 @@ export function createClients(config: Config, logger: Logger): Clients {
   const runtime = new LangflowRuntime(langflowOptionsFromConfig(config));
   return {
     db,
-    ledger: createLedger(db),
+    ledger: createLedger(db, { observer: ledgerMetrics }),
     catalog: new CatalogStore(db),
     instances: new InstanceStore(db),
     tenancy: new TenancyStore(db),

@@ -90,6 +90,15 @@ export const configObject = z.object({
   CONNECTOR_TOOL_TIMEOUT_MS: positiveInt.default(10_000),
   CONNECTOR_MAX_RESPONSE_BYTES: positiveInt.default(1_048_576),
   CONNECTOR_PRICE_PER_CALL_MC: z.coerce.number().int().min(0).default(100),
+
+  // Observability (docs/runbook.md). A worker's /metrics, /healthz and /readyz port (unset: none; 0: any free port).
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Interface the worker's health port binds; 0.0.0.0 in containers. */
+  WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where the Temporal SDK's own worker metrics are served for Prometheus (its Runtime's port; unset: none). */
+  TEMPORAL_SDK_METRICS_PORT: port.optional(),
+  /** OTLP/HTTP endpoint for traces (e.g. http://otel-collector:4318); unset: no traces are exported. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
 });
 
 export const configSchema = configObject

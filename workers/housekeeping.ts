@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { createDb, pingDb } from '../core/db';
 import { createLedger } from '../core/ledger';
+import { ledgerMetrics } from '../core/metrics/business';
+import { registerOperationalGauges } from '../core/metrics/operations';
 import { createLedgerActivities } from '../activities/ledger';
 import { createAllowanceActivities } from '../activities/ledger/allowances';
 import { HOUSEKEEPING_TASK_QUEUE, housekeepingSchedules } from '../workflows/housekeeping/contract';
@@ -41,7 +43,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     async build(config, logger) {
       const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
       await pingDb(db);
-      const ledger = createLedger(db);
+      const ledger = createLedger(db, { observer: ledgerMetrics });
+      registerOperationalGauges(db);
       return {
         activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
         async afterStart() {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../core/logger';
+import { startHealthServer, type HealthServer } from '../core/metrics/health-server';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
 
@@ -19,12 +20,20 @@ export interface WorkerSpec {
   options?: Partial<WorkerOptions>;
 }
 
-function installRuntimeLogger(logger: Logger): void {
+function installRuntime(logger: Logger, config: Config): void {
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
       const level = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[level === 'trace' ? 'trace' : level](entry.meta ?? {}, entry.message);
     }),
+    // The SDK's own worker metrics (task slots, poll and schedule-to-start latencies…) on a port of their own.
+    ...(config.TEMPORAL_SDK_METRICS_PORT
+      ? { telemetryOptions: { metrics: { prometheus: {
+        bindAddress: `${config.WORKER_HEALTH_HOST}:${config.TEMPORAL_SDK_METRICS_PORT}`,
+        // Prometheus's conventions: counters end in _total, durations in seconds with the unit in the name.
+        countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true,
+      } } } }
+      : {}),
   });
 }
 
@@ -32,9 +41,10 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
   const logger = createLogger(`worker-${spec.name}`);
   let close: (() => Promise<void>) | undefined;
   let connection: NativeConnection | undefined;
+  let health: HealthServer | undefined;
   try {
     const config = loadConfig();
-    installRuntimeLogger(logger);
+    installRuntime(logger, config);
     const built = await spec.build(config, logger);
     close = built.close;
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -52,6 +62,18 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     const stop = () => worker.shutdown();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    if (config.WORKER_HEALTH_PORT !== undefined) {
+      const conn = connection;
+      // Ready while the worker runs and its own connection reaches Temporal.
+      health = await startHealthServer({
+        host: config.WORKER_HEALTH_HOST, port: config.WORKER_HEALTH_PORT,
+        ready: async () => {
+          if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
+          await conn.workflowService.getSystemInfo({});
+        },
+      });
+      logger.info({ url: health.url }, 'health port listening (/metrics, /healthz, /readyz)');
+    }
     logger.info({ taskQueue: spec.taskQueue }, 'worker started');
     await built.afterStart?.();
     await worker.run();
@@ -60,6 +82,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     logger.fatal({ err }, 'worker failed');
     process.exitCode = 1;
   } finally {
+    await health?.close();
     await close?.().catch(() => undefined);
     await connection?.close().catch(() => undefined);
   }

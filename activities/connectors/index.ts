@@ -5,7 +5,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectorStore, ConnectorCallRecord } from '../../core/connectors/store';
 import type { EgressGuard } from '../../core/connectors/egress';
-import { ConnectorRefusedError } from '../../core/connectors/errors';
+import { ConnectorRefusedError, EgressRefusedError } from '../../core/connectors/errors';
+import { recordConnectorOutcome, recordEgressRefusal } from '../../core/metrics/business';
 import { openSealedSecret, sealSecret } from '../../core/connectors/secrets';
 import { MCP_LIST_TOOLS, authorizeOperation, callTool, operationIsIdempotent, type ToolAnswer, type ToolCall } from '../../core/connectors/tools';
 import type { ConnectorBinding } from '../../core/connectors/types';
@@ -88,6 +89,7 @@ export function createConnectorActivities(deps: ConnectorDeps) {
     try {
       return await callTool(deps.guard, input.binding, input.call, secret);
     } catch (err) {
+      if (err instanceof EgressRefusedError) recordEgressRefusal(err.reason);
       // Retryable failures keep their details (the tool's status) for the workflow's problem.
       if (err instanceof AppError && (err as { retryable?: boolean }).retryable) {
         throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: false, details: [err.extensions] });
@@ -98,6 +100,7 @@ export function createConnectorActivities(deps: ConnectorDeps) {
 
   async function recordConnectorCall(input: ConnectorCallRecord): Promise<void> {
     await deps.connectors.recordCall(input);
+    recordConnectorOutcome(input.status);
   }
 
   return classifyFailures({ authorizeCall, holdCallCredits, settleCallCredits, releaseCallCredits, readConnectorSecret, executeToolCall, recordConnectorCall });

@@ -3,6 +3,7 @@
 // turned into non-retryable failures that keep their problem type.
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError } from '../../core/errors';
+import { recordInvariantCheck } from '../../core/metrics/business';
 import type { HoldInput, Ledger, ReleaseInput, SettleInput, Transfer, TransferInput } from '../../core/ledger';
 
 async function permanentOnBusinessError<T>(fn: () => Promise<T>): Promise<T> {
@@ -42,7 +43,9 @@ export function createLedgerActivities(ledger: Ledger) {
       return { voided: await ledger.expire() };
     },
     async checkLedgerInvariants(): Promise<{ violations: string[] }> {
-      return ledger.checkInvariants();
+      const result = await ledger.checkInvariants();
+      recordInvariantCheck(result.violations.length);
+      return result;
     },
   };
 }

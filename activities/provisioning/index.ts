@@ -2,6 +2,7 @@
 // injected clients (Saleor, the stores and ledger, S3, Langflow, Vault, GitOps).
 // Every one is idempotent, because Temporal may run it again after a crash.
 import { randomBytes } from 'node:crypto';
+import { recordOrderActivated } from '../../core/metrics/business';
 import type { ArtifactStore } from '../../core/artifacts';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Db } from '../../core/db';
@@ -113,12 +114,13 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   }
 
   async function setOrderState(input: { orderId: string; status: OrderStatus; step: string | null; error: (StepError & { step: string }) | null }): Promise<void> {
-    await db('orders')
+    const [updated] = await db('orders')
       .where('saleor_order_id', input.orderId)
       .update({
         status: input.status, current_step: input.step, last_error: input.error ? JSON.stringify(input.error) : null, updated_at: db.fn.now(),
         ...(input.status === 'fulfilled' ? { provisioned_at: db.fn.now() } : {}),
-      });
+      }, ['paid_at']);
+    if (input.status === 'fulfilled') recordOrderActivated(updated?.paid_at ?? null);
     if (input.status === 'needs_attention' || input.status === 'provisioning') {
       await db('instances')
         .where('order_id', input.orderId)

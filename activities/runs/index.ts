@@ -7,6 +7,7 @@ import type { CatalogStore } from '../../core/catalog/store';
 import type { Db } from '../../core/db';
 import { InsufficientCreditsError } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
+import { recordRunOutcome } from '../../core/metrics/business';
 import type { AgentRuntime, FlowExport } from '../../core/runtime/agent-runtime';
 import { createVersionFlows } from '../../core/runtime/version-flows';
 import { nodesDeclaringRunToken, runTokenTweaks } from '../../core/connectors/flow-inputs';
@@ -111,6 +112,8 @@ export function createRunActivities(deps: RunDeps) {
       finished_at: deps.db.fn.now(),
     };
     await deps.db('runs').insert(row).onConflict('id').merge();
+    if (outcome.status === 'succeeded') recordRunOutcome('succeeded', { chargedMc: outcome.chargedMc, runtimeSeconds: outcome.runtimeLatencyMs / 1000 });
+    else recordRunOutcome(outcome.status === 'rejected' ? 'refused' : outcome.status);
   }
 
   return classifyFailures({ placeHold, executeRun, settleHold, releaseHold, recordRun });

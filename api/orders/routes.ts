@@ -11,9 +11,10 @@ import type { Db } from '../../core/db';
 import { AppError, conflict, notFound, validation } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Logger } from '../../core/logger';
+import { recordWebhookDelivery } from '../../core/metrics/business';
 import type { SaleorClient } from '../../core/saleor/client';
 import { SALEOR_EVENTS, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
-import type { SaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
+import { SaleorWebhookError, type SaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { instanceSecretPath } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import {
@@ -107,9 +108,13 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db
   const router = Router();
   router.post('/integrations/saleor/webhooks', raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const delivery = await deps.webhookVerifier.verify<{ order?: { id?: string } }>(body, req.headers);
+    const delivery = await deps.webhookVerifier.verify<{ order?: { id?: string } }>(body, req.headers).catch((err: unknown) => {
+      recordWebhookDelivery('saleor', 'rejected', err instanceof SaleorWebhookError ? err.reason : 'error');
+      throw err;
+    });
     const orderId = delivery.payload?.order?.id;
     if (delivery.event !== SALEOR_EVENTS.orderFullyPaid || typeof orderId !== 'string' || !/^[\w:=.-]{1,200}$/.test(orderId)) {
+      recordWebhookDelivery('saleor', 'rejected', 'no-order-id');
       throw validation('The delivery has no order id');
     }
     await db('webhook_events')
@@ -121,6 +126,7 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db
       .onConflict('saleor_order_id')
       .ignore();
     const started = await startOrderWorkflow(temporal, deps.taskQueue, { kind: 'paid', orderId });
+    recordWebhookDelivery('saleor', started.duplicate ? 'duplicate' : 'accepted');
     req.log.info({ orderId, workflowId: started.workflowId, duplicate: started.duplicate }, 'saleor order_fully_paid accepted');
     res.json({ received: true, workflow_id: started.workflowId, duplicate: started.duplicate });
   });

@@ -10,6 +10,7 @@ import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { AppError, InsufficientCreditsError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
+import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
 import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
 import type { ApiDefinition } from '../openapi';
@@ -69,6 +70,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       res.json({ run_id: runId, status: 'running', output: null, credits_charged: null, credits_charged_mc: null, balance_mc: null, latency_ms: latency, usage: null });
       return;
     }
+    if (outcome.status === 'succeeded') recordRunAddedLatency((latency - outcome.runtimeLatencyMs) / 1000);
     if (outcome.status === 'rejected') throw new InsufficientCreditsError(outcome.availableMc, outcome.requiredMc);
     if (outcome.status === 'timed_out') {
       throw new AppError('upstream-timeout', 'Agent timed out', `The agent did not answer in time; nothing was charged (run ${runId})`, { run_id: runId });
@@ -101,7 +103,10 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const target = await starter.findTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
     if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
     const decision = await starter.admit(target, key.id);
-    if (!decision.allowed) throw rateLimited(decision);
+    if (!decision.allowed) {
+      recordRunOutcome('rate_limited');
+      throw rateLimited(decision);
+    }
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     const run = starter.request(target, {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,

@@ -49,6 +49,13 @@ export interface LedgerOptions {
   maxInFlight?: number;
   /** Whole-batch retries on a transient database error (deadlock, a racing duplicate id). */
   maxRetries?: number;
+  /** Told of every batch as it ends (metrics: its size, commit time, the holds it placed or resolved). */
+  observer?: LedgerObserver;
+}
+
+/** Sees each batch's ops and results (null: the batch failed whole); must be cheap and must not throw. */
+export interface LedgerObserver {
+  batchCommitted(ops: readonly LedgerOp[], results: readonly OpResult[] | null, seconds: number): void;
 }
 
 interface Pending {
@@ -184,6 +191,7 @@ export class PgLedger implements Ledger {
   private readonly maxBatch: number;
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
+  private readonly observer: LedgerObserver | undefined;
   readonly stats: LedgerStats = { batches: 0, ops: 0 };
 
   constructor(private readonly db: Db, opts: LedgerOptions = {}) {
@@ -191,6 +199,7 @@ export class PgLedger implements Ledger {
     this.expiryBatch = opts.expiryBatch ?? 500;
     this.maxRetries = opts.maxRetries ?? 5;
     this.maxInFlight = opts.maxInFlight ?? 2;
+    this.observer = opts.observer;
   }
 
   async transfer(input: TransferInput): Promise<Transfer> {
@@ -334,10 +343,14 @@ export class PgLedger implements Ledger {
   private async runBatch(size: number): Promise<void> {
     this.inFlight += 1;
     const batch = this.queue.splice(0, size);
+    const ops = batch.map((p) => p.op);
+    const t0 = performance.now();
     try {
-      const results = await this.commitWithRetry(batch.map((p) => p.op));
+      const results = await this.commitWithRetry(ops);
+      this.observer?.batchCommitted(ops, results, (performance.now() - t0) / 1000);
       results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
     } catch (error) {
+      this.observer?.batchCommitted(ops, null, (performance.now() - t0) / 1000);
       for (const p of batch) p.reject(error as Error);
     } finally {
       this.inFlight -= 1;

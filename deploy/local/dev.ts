@@ -13,7 +13,8 @@ import { httpOk, portOpen, stopAll, type Service } from './processes';
 import {
   devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
 } from './stack';
-import { ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
+import { ensureLangflow, ensurePostgres, ensurePrometheus, ensureTemporal } from './tools';
+import { startAlertmanager, startPrometheus, workerPorts } from './observability';
 import { workerEntries, platformServices } from './platform';
 
 const t0 = Date.now();
@@ -59,6 +60,7 @@ try {
   ensureTemporal(repoRoot);
   ensurePostgres();
   ensureLangflow(repoRoot);
+  ensurePrometheus();
   say(`tools ready (${elapsed()})`);
 
   const env = stackEnv(layout);
@@ -91,11 +93,15 @@ try {
   await bundle;
 
   await Promise.all(
-    workerEntries.map((w) =>
+    workerEntries.map((w, i) =>
       track(
         startNodeService(layout, `worker-${w.name}`, w.entry, {
-          url: `task queue ${w.taskQueue}`,
-          env: { CMP_WORKFLOW_BUNDLE: bundlePath },
+          url: `task queue ${w.taskQueue}, health http://127.0.0.1:${workerPorts(layout, i).health}`,
+          env: {
+            CMP_WORKFLOW_BUNDLE: bundlePath,
+            WORKER_HEALTH_PORT: String(workerPorts(layout, i).health),
+            TEMPORAL_SDK_METRICS_PORT: String(workerPorts(layout, i).sdk),
+          },
           echo: true,
           ready: async () => fs.readFileSync(path.join(layout.logDir, `worker-${w.name}.log`), 'utf8').includes('worker started'),
         }),
@@ -110,6 +116,18 @@ try {
     }),
   );
   await track(startWeb(layout, { mode: 'dev' }));
+  await Promise.all([
+    track(startAlertmanager(layout)),
+    track(startPrometheus(layout, {
+      targets: {
+        api: [`127.0.0.1:${p.api}`],
+        workers: workerEntries.map((w, i) => ({
+          taskQueue: w.taskQueue, health: `127.0.0.1:${workerPorts(layout, i).health}`, sdk: `127.0.0.1:${workerPorts(layout, i).sdk}`,
+        })),
+        temporal: `127.0.0.1:${p.temporalMetrics}`,
+      },
+    })),
+  ]);
   await syncCatalogToSaleor(config);
   await langflow;
   printTable(config);
@@ -160,6 +178,9 @@ function printTable(config: ReturnType<typeof loadConfig>): void {
     ['Saleor sandbox', config.SALEOR_API_URL],
     ['Vault sandbox', config.VAULT_ADDR],
     ['GitOps repo', config.GITOPS_LOCAL_REPO],
+    ['Prometheus', `http://127.0.0.1:${layout.ports.prometheus}  (alerts: /alerts)`],
+    ['Alertmanager', `http://127.0.0.1:${layout.ports.alertmanager}`],
+    ['Metrics', `API /metrics; workers /metrics, /healthz, /readyz on ${layout.ports.workerHealth}-${layout.ports.workerHealth + workerEntries.length - 1}`],
     ['Logins (password cmp-dev)', 'buyer@cmp.local, support@cmp.local, admin@cmp.local'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

@@ -35,6 +35,12 @@ export interface StackLayout {
     vault: number;
     api: number;
     web: number;
+    // Observability (deploy/local/observability.ts): worker i serves health on workerHealth + i, SDK metrics on workerSdkMetrics + i.
+    prometheus: number;
+    alertmanager: number;
+    temporalMetrics: number;
+    workerHealth: number;
+    workerSdkMetrics: number;
   };
 }
 
@@ -44,7 +50,8 @@ export function devLayout(): StackLayout {
     name: 'dev',
     dataDir,
     logDir: path.join(dataDir, 'logs'),
-    ports: { postgres: 55432, temporal: 7233, temporalUi: 8233, s3: 4569, oidc: 4010, langflow: 7860, saleor: 4020, vault: 4030, api: 4000, web: 3000 },
+    ports: { postgres: 55432, temporal: 7233, temporalUi: 8233, s3: 4569, oidc: 4010, langflow: 7860, saleor: 4020, vault: 4030, api: 4000, web: 3000,
+      prometheus: 9090, alertmanager: 9093, temporalMetrics: 9233, workerHealth: 9401, workerSdkMetrics: 9411 },
   };
 }
 
@@ -63,6 +70,7 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     ports: {
       postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, s3: 14569 + o, oidc: 14010 + 10 * o,
       langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
+      prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19401 + o, workerSdkMetrics: 19411 + o,
     },
   };
 }
@@ -173,6 +181,8 @@ export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean } =
       '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
     ]),
     '--log-level', 'warn',
+    // Prometheus scrapes the server's own metrics here.
+    '--metrics-port', String(layout.ports.temporalMetrics),
     // Update-with-Start (the run path's early return) needs both.
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',

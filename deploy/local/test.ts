@@ -5,12 +5,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './stack';
-import { ensureChromium, ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
+import { ensureChromium, ensureLangflow, ensurePostgres, ensurePrometheus, ensureTemporal } from './tools';
 
 const t0 = Date.now();
 ensureTemporal(repoRoot);
 ensurePostgres();
 ensureLangflow(repoRoot);
+ensurePrometheus();
 if (fs.existsSync(path.join(repoRoot, 'test/e2e'))) ensureChromium();
 
 function step(name: string, command: string, args: string[]): boolean {

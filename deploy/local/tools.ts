@@ -64,6 +64,17 @@ export function ensurePostgres(): string {
   return bin;
 }
 
+/** Prometheus and Alertmanager (metrics and alerts of the local stack; promtool tests the rules): Debian's packages. */
+export function ensurePrometheus(): { prometheus: string; alertmanager: string; promtool: string } {
+  const find = () => ({ prometheus: which('prometheus'), alertmanager: which('prometheus-alertmanager') ?? which('alertmanager'), promtool: which('promtool') });
+  let found = find();
+  if (!found.prometheus || !found.promtool) installDebianPackage('prometheus', 'Prometheus');
+  if (!found.alertmanager) installDebianPackage('prometheus-alertmanager', 'Alertmanager');
+  found = find();
+  if (!found.prometheus || !found.alertmanager || !found.promtool) throw new Error('Prometheus or Alertmanager was installed but is not on PATH');
+  return found as { prometheus: string; alertmanager: string; promtool: string };
+}
+
 function findPostgresBin(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!fs.existsSync(base)) return undefined;

@@ -40,6 +40,8 @@ export default async function setup(project: TestProject) {
         dbFilename: path.join(layout.dataDir, 'temporal.db'),
         searchAttributes: allSearchAttributes,
         log: { format: 'pretty', level: 'warn' },
+        // Prometheus (test/integration/observability.test.ts) scrapes the server's metrics here.
+        extraArgs: ['--metrics-port', String(layout.ports.temporalMetrics)],
       },
     }).then((t) => (temporal = t));
     const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quietLogger }).then((b) => {

@@ -1,0 +1,3 @@
+export declare const rulesDir: string;
+export declare const target: string;
+export declare function renderPrometheusRule(): string;
