@@ -28,8 +28,8 @@ export const configObject = z.object({
 
   S3_ENDPOINT: url.default('http://127.0.0.1:4569'),
   S3_REGION: z.string().default('us-east-1'),
-  S3_ACCESS_KEY_ID: z.string().default('S3RVER'),
-  S3_SECRET_ACCESS_KEY: z.string().default('S3RVER'),
+  S3_ACCESS_KEY_ID: z.string().default('cmp-dev-s3-access-key'),
+  S3_SECRET_ACCESS_KEY: z.string().default('cmp-dev-s3-secret-key'),
   S3_ARTIFACT_BUCKET: z.string().default('cmp-artifacts'),
 
   OIDC_ISSUER: url.default('http://127.0.0.1:4010'),
@@ -63,7 +63,7 @@ export const configObject = z.object({
   SALEOR_WEBHOOK_TARGET_URL: url.default('http://127.0.0.1:4000/integrations/saleor/webhooks'),
 
   VAULT_ADDR: url.default('http://127.0.0.1:4030'),
-  VAULT_TOKEN: z.string().default('vault-sandbox-root-token'),
+  VAULT_TOKEN: z.string().default('cmp-dev-vault-token'),
   VAULT_KV_MOUNT: z.string().default('secret'),
 
   GITOPS_MODE: z.enum(['local', 'github']).default('local'),

@@ -1,6 +1,5 @@
-// ArtifactStore on S3 (MinIO in production, s3rver locally), AWS SDK v3 with
-// path-style addressing. Checksums only when required: with the SDK's default
-// flexible checksums, s3rver stores a streamed PutObject with its chunk framing.
+// ArtifactStore on S3 (MinIO in production, SeaweedFS locally), AWS SDK v3 with
+// path-style addressing and the SDK's default (flexible) checksums.
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { Config } from '../config';
 import {
@@ -57,8 +56,6 @@ export class S3ArtifactStore implements ArtifactStore {
       region: opts.region,
       credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
       forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: opts.maxAttempts ?? 2,
       requestHandler: { connectionTimeout: 2_000, requestTimeout: opts.requestTimeoutMs ?? 10_000 },
     });

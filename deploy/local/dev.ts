@@ -13,8 +13,9 @@ import { httpOk, portOpen, stopAll, type Service } from './processes';
 import {
   devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
 } from './stack';
-import { ensureLangflow, ensurePostgres, ensurePrometheus, ensureTemporal } from './tools';
+import { ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
 import { startAlertmanager, startPrometheus, workerPorts } from './observability';
+import { startOpenBao } from './openbao';
 import { workerEntries, platformServices } from './platform';
 
 const t0 = Date.now();
@@ -61,6 +62,8 @@ try {
   ensurePostgres();
   ensureLangflow(repoRoot);
   ensurePrometheus();
+  ensureOpenBao(repoRoot);
+  ensureSeaweedFS(repoRoot);
   say(`tools ready (${elapsed()})`);
 
   const env = stackEnv(layout);
@@ -70,7 +73,7 @@ try {
   if (busy.length) throw new Error(`ports already in use (another npm run dev?): ${busy.join(', ')}`);
 
   ensureGitopsRepo(layout);
-  say('starting PostgreSQL, Temporal, S3, Langflow and the local stand-ins…');
+  say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Langflow and the local stand-ins…');
   const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
   const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
@@ -82,6 +85,7 @@ try {
     track(startPostgres(layout)),
     track(startTemporal(layout)),
     track(startS3(layout)),
+    track(startOpenBao(layout, { mount: config.VAULT_KV_MOUNT, token: config.VAULT_TOKEN })),
     ...platformServices(layout).map((s) => track(s)),
   ]);
 
@@ -172,11 +176,11 @@ function printTable(config: ReturnType<typeof loadConfig>): void {
     ['Temporal UI', config.TEMPORAL_UI_URL],
     ['Temporal gRPC', config.TEMPORAL_ADDRESS],
     ['PostgreSQL', config.DATABASE_URL],
-    ['S3 (s3rver)', `${config.S3_ENDPOINT}  bucket ${config.S3_ARTIFACT_BUCKET}`],
+    ['S3 (SeaweedFS)', `${config.S3_ENDPOINT}  bucket ${config.S3_ARTIFACT_BUCKET}`],
     ['Langflow', config.LANGFLOW_URL],
     ['OIDC provider', config.OIDC_ISSUER],
     ['Saleor sandbox', config.SALEOR_API_URL],
-    ['Vault sandbox', config.VAULT_ADDR],
+    ['Vault (OpenBao)', `${config.VAULT_ADDR}  KV v2 at ${config.VAULT_KV_MOUNT}/, token with the cmp policy`],
     ['GitOps repo', config.GITOPS_LOCAL_REPO],
     ['Prometheus', `http://127.0.0.1:${layout.ports.prometheus}  (alerts: /alerts)`],
     ['Alertmanager', `http://127.0.0.1:${layout.ports.alertmanager}`],

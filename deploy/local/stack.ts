@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { httpOk, portOpen, startProcess, type Service } from './processes';
-import { ensureLangflow, ensurePostgres, ensureTemporal } from './tools';
+import { ensureLangflow, ensurePostgres, ensureSeaweedFS, ensureTemporal } from './tools';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,11 +29,21 @@ export interface StackLayout {
     postgres: number;
     temporal: number;
     temporalUi: number;
+    /** SeaweedFS: the S3 gateway, and its master, volume and filer servers (HTTP and gRPC each). */
     s3: number;
+    s3Grpc: number;
+    s3Master: number;
+    s3MasterGrpc: number;
+    s3Volume: number;
+    s3VolumeGrpc: number;
+    s3Filer: number;
+    s3FilerGrpc: number;
     oidc: number;
     langflow: number;
     saleor: number;
+    /** OpenBao's API, and its cluster port (integrated storage), next to it. */
     vault: number;
+    vaultCluster: number;
     api: number;
     web: number;
     // Observability (deploy/local/observability.ts): worker i serves health on workerHealth + i, SDK metrics on workerSdkMetrics + i.
@@ -50,8 +61,11 @@ export function devLayout(): StackLayout {
     name: 'dev',
     dataDir,
     logDir: path.join(dataDir, 'logs'),
-    ports: { postgres: 55432, temporal: 7233, temporalUi: 8233, s3: 4569, oidc: 4010, langflow: 7860, saleor: 4020, vault: 4030, api: 4000, web: 3000,
-      prometheus: 9090, alertmanager: 9093, temporalMetrics: 9233, workerHealth: 9401, workerSdkMetrics: 9411 },
+    ports: {
+      postgres: 55432, temporal: 7233, temporalUi: 8233, oidc: 4010, langflow: 7860, saleor: 4020, vault: 4030, vaultCluster: 4031, api: 4000, web: 3000,
+      s3: 4569, s3Master: 4571, s3Volume: 4572, s3Filer: 4573, s3MasterGrpc: 4581, s3VolumeGrpc: 4582, s3FilerGrpc: 4583, s3Grpc: 4584,
+      prometheus: 9090, alertmanager: 9093, temporalMetrics: 9233, workerHealth: 9401, workerSdkMetrics: 9411,
+    },
   };
 }
 
@@ -66,16 +80,23 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     name: 'test',
     dataDir,
     logDir: path.join(dataDir, 'logs'),
-    // api, oidc, saleor and vault sit 10 apart, so their slots step by 100 (slot 1's oidc must not be slot 2's api).
+    // api, oidc, saleor and vault sit 10 apart, so their slots step by 1000 (slot 1's oidc must not be slot 2's api);
+    // SeaweedFS's servers sit in 24501–24514 and step by 100.
     ports: {
-      postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, s3: 14569 + o, oidc: 14010 + 10 * o,
-      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
+      postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, oidc: 14010 + 10 * o,
+      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
+      s3: 14569 + o, s3Master: 24501 + o, s3Volume: 24502 + o, s3Filer: 24503 + o, s3MasterGrpc: 24511 + o, s3VolumeGrpc: 24512 + o,
+      s3FilerGrpc: 24513 + o, s3Grpc: 24514 + o,
       prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19401 + o, workerSdkMetrics: 19411 + o,
     },
   };
 }
 
 const LANGFLOW_API_KEY = 'cmp-dev-langflow-key';
+/** The local S3 server's one identity (SeaweedFS refuses anonymous requests); core/config.ts has the same defaults. */
+export const S3_CREDENTIALS = { S3_ACCESS_KEY_ID: 'cmp-dev-s3-access-key', S3_SECRET_ACCESS_KEY: 'cmp-dev-s3-secret-key' };
+/** CMP's policy-limited OpenBao token in the local stack (deploy/local/openbao.ts creates it; never the root token). */
+export const DEV_VAULT_TOKEN = 'cmp-dev-vault-token';
 
 /** The environment our own processes (api, workers, web) read, for a layout. */
 export function stackEnv(layout: StackLayout): Record<string, string> {
@@ -89,11 +110,13 @@ export function stackEnv(layout: StackLayout): Record<string, string> {
     API_PUBLIC_URL: `http://127.0.0.1:${p.api}`,
     WEB_ORIGIN: `http://127.0.0.1:${p.web}`,
     S3_ENDPOINT: `http://127.0.0.1:${p.s3}`,
+    ...S3_CREDENTIALS,
     OIDC_ISSUER: `http://127.0.0.1:${p.oidc}`,
     LANGFLOW_URL: `http://127.0.0.1:${p.langflow}`,
     LANGFLOW_API_KEY,
     SALEOR_API_URL: `http://127.0.0.1:${p.saleor}/graphql/`,
     VAULT_ADDR: `http://127.0.0.1:${p.vault}`,
+    VAULT_TOKEN: DEV_VAULT_TOKEN,
     GITOPS_LOCAL_REPO: path.join(layout.dataDir, 'gitops.git'),
   };
 }
@@ -219,19 +242,56 @@ export async function startTemporal(layout: StackLayout, opts: { inMemory?: bool
   });
 }
 
+/**
+ * SeaweedFS as the S3 server (`weed server`: master, volume, filer and S3
+ * gateway in one process), every port from the layout and bound to loopback,
+ * telemetry off, data in the layout's s3 folder. Requests need the one
+ * identity's keys; the buckets are created before it counts as ready.
+ */
 export async function startS3(layout: StackLayout, buckets = ['cmp-artifacts']): Promise<Service> {
+  const bin = ensureSeaweedFS(repoRoot);
+  const p = layout.ports;
   const dir = path.join(layout.dataDir, 's3');
   fs.mkdirSync(dir, { recursive: true });
-  const args = [path.join(repoRoot, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(layout.ports.s3), '--silent'];
-  for (const bucket of buckets) args.push('--configure-bucket', bucket);
-  return startProcess({
-    name: 's3',
-    command: process.execPath,
-    args,
-    logDir: layout.logDir,
-    url: `http://127.0.0.1:${layout.ports.s3}`,
-    ready: () => portOpen(layout.ports.s3),
+  const identities = path.join(layout.dataDir, 's3-identities.json');
+  const identity = { name: 'cmp', credentials: [{ accessKey: S3_CREDENTIALS.S3_ACCESS_KEY_ID, secretKey: S3_CREDENTIALS.S3_SECRET_ACCESS_KEY }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] };
+  fs.writeFileSync(identities, `${JSON.stringify({ identities: [identity] }, null, 2)}\n`, { mode: 0o600 });
+  const args = [
+    // Logs to stderr (our log file) rather than glog files in /tmp; no configuration files from $HOME or /etc.
+    '-logtostderr', `-config_dir=${dir}`,
+    'server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1',
+    `-master.port=${p.s3Master}`, `-master.port.grpc=${p.s3MasterGrpc}`, '-master.telemetry=false',
+    `-volume.port=${p.s3Volume}`, `-volume.port.grpc=${p.s3VolumeGrpc}`, '-volume.preStopSeconds=0',
+    '-filer', `-filer.port=${p.s3Filer}`, `-filer.port.grpc=${p.s3FilerGrpc}`,
+    '-s3', `-s3.port=${p.s3}`, `-s3.port.grpc=${p.s3Grpc}`, `-s3.config=${identities}`,
+    // Only the S3 API: no Iceberg or Lance catalogs, no IAM API.
+    '-s3.port.iceberg=0', '-s3.port.lance=0', '-s3.iam=false',
+  ];
+  const url = `http://127.0.0.1:${p.s3}`;
+  const client = new S3Client({
+    endpoint: url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
+    credentials: { accessKeyId: S3_CREDENTIALS.S3_ACCESS_KEY_ID, secretAccessKey: S3_CREDENTIALS.S3_SECRET_ACCESS_KEY },
   });
+  try {
+    return await startProcess({
+      name: 's3',
+      command: bin,
+      args,
+      logDir: layout.logDir,
+      url,
+      // Ready once the gateway reaches its filer: each bucket exists, or has just been created.
+      ready: async () => {
+        if (!(await portOpen(p.s3))) return false;
+        for (const bucket of buckets) {
+          const found = await client.send(new HeadBucketCommand({ Bucket: bucket })).then(() => true, () => false);
+          if (!found) await client.send(new CreateBucketCommand({ Bucket: bucket }));
+        }
+        return true;
+      },
+    });
+  } finally {
+    client.destroy();
+  }
 }
 
 export async function startLangflow(layout: StackLayout): Promise<Service> {
@@ -296,16 +356,6 @@ export async function startNodeService(
     ready: opts.ready,
     echo: opts.echo,
     readyTimeoutMs: opts.readyTimeoutMs,
-  });
-}
-
-/** The Vault sandbox: a local stand-in for Vault's KV v2 engine (deploy/local/vault-sandbox). */
-export async function startVaultSandbox(layout: StackLayout): Promise<Service> {
-  const url = `http://127.0.0.1:${layout.ports.vault}`;
-  return startNodeService(layout, 'vault-sandbox', 'deploy/local/vault-sandbox/server.ts', {
-    url,
-    env: { VAULT_SANDBOX_PORT: String(layout.ports.vault), VAULT_SANDBOX_DATA_DIR: path.join(layout.dataDir, 'vault-sandbox') },
-    ready: () => httpOk(`${url}/v1/sys/health`),
   });
 }
 

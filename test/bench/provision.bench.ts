@@ -2,10 +2,10 @@
 // webhook (webhook_events.received_at) to the instance turning active
 // (instances.activated_at), over real paid orders: checkout and payment in the
 // Saleor sandbox, the webhook it signs and delivers, the purchaseToProvision
-// workflow with its real activities (S3, Langflow, the Vault sandbox, a local
+// workflow with its real activities (SeaweedFS, Langflow, OpenBao, a local
 // GitOps repository, PostgreSQL). Orders run sequentially, then a few at a
 // time. Starts what it needs itself on test slot CMP_TEST_SLOT (9 unless set):
-// PostgreSQL, Temporal, S3, Langflow, the Saleor and Vault sandboxes, the API
+// PostgreSQL, Temporal, SeaweedFS, OpenBao, Langflow, the Saleor sandbox, the API
 // and a provisioning worker in this process. Target: p95 under 2 s.
 //   npm run bench:provision     (BENCH_ORDERS=60 per phase, BENCH_CONCURRENCY=5)
 import fs from 'node:fs';
@@ -30,8 +30,9 @@ import { SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { seedCatalog } from '../../deploy/local/seed';
+import { startOpenBao } from '../../deploy/local/openbao';
 import {
-  ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, startSaleorSandbox, startTemporal, startVaultSandbox, testLayout,
+  ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, startSaleorSandbox, startTemporal, testLayout,
 } from '../../deploy/local/stack';
 import { orderWorkflowId, progressQuery } from '../../workflows/provisioning/contract';
 
@@ -114,11 +115,11 @@ async function main(): Promise<void> {
   };
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
-    say(`starting PostgreSQL, Temporal, S3, the Vault sandbox and Langflow on slot ${slot} (Langflow takes a minute)…`);
+    say(`starting PostgreSQL, Temporal, SeaweedFS, OpenBao and Langflow on slot ${slot} (Langflow takes a minute)…`);
     ensureGitopsRepo(layout);
     const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet });
     await Promise.all([
-      track(startPostgres(layout)), track(startTemporal(layout, { inMemory: true })), track(startS3(layout)), track(startVaultSandbox(layout)), track(startLangflow(layout)),
+      track(startPostgres(layout)), track(startTemporal(layout, { inMemory: true })), track(startS3(layout)), track(startOpenBao(layout)), track(startLangflow(layout)),
     ]);
 
     const config = loadConfig({ ...stackEnv(layout), LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '30' });

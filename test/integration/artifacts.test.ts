@@ -1,4 +1,4 @@
-// The S3 artifact store against the test stack's real s3rver.
+// The S3 artifact store against the test stack's SeaweedFS.
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';

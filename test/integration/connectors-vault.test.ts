@@ -1,14 +1,14 @@
-// A connector call while Vault is unavailable, on a private Vault sandbox (so
-// no other test file sees the fault): a short outage is waited out and the
-// call completes; an outage longer than the call's deadline fails it with a
-// clear 503 and nothing is charged.
+// A connector call while Vault is unavailable, on a private OpenBao sealed
+// for the outage (so no other test file sees the fault): a short outage is
+// waited out and the call completes; an outage longer than the call's
+// deadline fails it with a clear 503 and nothing is charged.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpOk, startProcess, type Service } from '../../deploy/local/processes';
-import { repoRoot } from '../../deploy/local/stack';
+import { startOpenBao, type OpenBaoService } from '../../deploy/local/openbao';
+import { testLayout } from '../../deploy/local/stack';
 import { issueRunToken } from '../../core/connectors';
 import { connectorChargeId } from '../../workflows/connectors/contract';
 import { loginAs } from '../support/oidc';
@@ -17,10 +17,10 @@ import { startToolServer, type ToolServer } from '../support/tool-server';
 
 const TOOL_KEY = 'vault-test-tool-key-123';
 const DEADLINE_MS = 8_000;
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-vault-connectors-'));
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-openbao-connectors-'));
 const vaultToken = 'private-connectors-vault-token';
 let port = 0;
-let vault: Service | undefined;
+let vault: OpenBaoService | undefined;
 let p: TestPlatform;
 let tool: ToolServer;
 let user: string;
@@ -39,10 +39,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function setVaultDown(down: boolean): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${port}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ down }) });
-  expect(res.status).toBe(200);
-}
+/** A sealed OpenBao answers every request 503 until it is unsealed: a real outage. */
+const setVaultDown = (down: boolean) => (down ? vault!.seal() : vault!.unseal());
 
 const available = async () => (await p.call('GET', '/v1/wallet', { token: user })).body.available_mc as number;
 const invoke = async () =>
@@ -53,15 +51,7 @@ const invoke = async () =>
 
 beforeAll(async () => {
   port = await freePort();
-  vault = await startProcess({
-    name: `vault-sandbox-connectors-${port}`,
-    command: path.join(repoRoot, 'node_modules/.bin/tsx'),
-    args: [path.join(repoRoot, 'deploy/local/vault-sandbox/server.ts')],
-    env: { VAULT_SANDBOX_PORT: String(port), VAULT_SANDBOX_DATA_DIR: dataDir, VAULT_TOKEN: vaultToken, VAULT_SANDBOX_ENCRYPTION_KEY: 'test-only-key', LOG_LEVEL: 'warn' },
-    logDir: path.join(dataDir, 'logs'),
-    url: `http://127.0.0.1:${port}`,
-    ready: () => httpOk(`http://127.0.0.1:${port}/v1/sys/health`),
-  });
+  vault = await startOpenBao(testLayout(), { port, clusterPort: await freePort(), dataDir, token: vaultToken, name: `openbao-connectors-${port}` });
   tool = await startToolServer({ apiKey: TOOL_KEY });
   p = await startPlatform({
     connectors: {},

@@ -1,14 +1,15 @@
-// VaultSecretStore (node-vault, KV v2) against the Vault sandbox: the shared one
-// the global setup starts, and a private one per file for the tests that take it
-// down or restart it (so other test files never see the fault).
+// VaultSecretStore (node-vault, KV v2) against OpenBao, the open-source Vault:
+// the shared server the global setup starts (with CMP's policy-limited token),
+// and a private one for the tests that seal it, restart it or use its root
+// token (so other test files never see the fault).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../deploy/local/stack';
-import { httpOk, startProcess, type Service } from '../../deploy/local/processes';
+import { testLayout } from '../../deploy/local/stack';
+import { startOpenBao, type OpenBaoService } from '../../deploy/local/openbao';
 import {
   instanceSecretPath,
   SecretStoreRejectedError,
@@ -32,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the call to fail');
 }
 
-describe('VaultSecretStore against the shared Vault sandbox', () => {
+describe('VaultSecretStore against the shared OpenBao', () => {
   it('writes, reads and versions a secret', async () => {
     const p = uniquePath();
     expect(await store.write(p, { apiKey: 'k-1', region: 'eu' })).toEqual({ version: 1 });
@@ -106,59 +107,49 @@ describe('VaultSecretStore against the shared Vault sandbox', () => {
     const read = (await (await fetch(url('data'), { headers })).json()) as { data: { data: unknown; metadata: { version: number } } };
     expect(read.data).toMatchObject({ data: { k: 'v' }, metadata: { version: 1 } });
     const meta = (await (await fetch(url('metadata'), { headers })).json()) as { data: Record<string, unknown> };
-    expect(meta.data).toMatchObject({ current_version: 1, oldest_version: 1, versions: { '1': { destroyed: false, deletion_time: '' } } });
+    expect(meta.data).toMatchObject({ current_version: 1, oldest_version: 0, versions: { '1': { destroyed: false, deletion_time: '' } } });
     expect((await fetch(url('metadata'), { method: 'DELETE', headers })).status).toBe(204);
     expect((await fetch(url('metadata'), { method: 'DELETE', headers })).status).toBe(204);
   });
 });
 
-describe('VaultSecretStore against a private sandbox (faults and restarts)', () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-vault-sandbox-'));
-  const token = 'private-sandbox-token';
-  const encryptionKey = 'test-only-encryption-key';
+describe('VaultSecretStore against a private OpenBao (outages, restarts, the policy)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-openbao-'));
+  const token = 'private-openbao-token';
   let port = 0;
-  let sandbox: Service | undefined;
+  let clusterPort = 0;
+  let bao: OpenBaoService | undefined;
   let privateStore: SecretStore;
 
-  const startSandbox = async () => {
-    sandbox = await startProcess({
-      name: `vault-sandbox-private-${port}`,
-      command: path.join(repoRoot, 'node_modules/.bin/tsx'),
-      args: [path.join(repoRoot, 'deploy/local/vault-sandbox/server.ts')],
-      env: { VAULT_SANDBOX_PORT: String(port), VAULT_SANDBOX_DATA_DIR: dataDir, VAULT_TOKEN: token, VAULT_SANDBOX_ENCRYPTION_KEY: encryptionKey, LOG_LEVEL: 'warn' },
-      logDir: path.join(dataDir, 'logs'),
-      url: `http://127.0.0.1:${port}`,
-      ready: () => httpOk(`http://127.0.0.1:${port}/v1/sys/health`),
-    });
-  };
-  const setDown = async (down: boolean) => {
-    const res = await fetch(`http://127.0.0.1:${port}/_sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ down }) });
-    expect(res.status).toBe(200);
+  const startBao = async () => {
+    bao = await startOpenBao(testLayout(), { port, clusterPort, dataDir, token, name: `openbao-private-${port}` });
   };
 
   beforeAll(async () => {
     port = await freePort();
-    await startSandbox();
+    clusterPort = await freePort();
+    await startBao();
     privateStore = new VaultSecretStore({ endpoint: `http://127.0.0.1:${port}`, token, mount: 'secret', timeoutMs: 2000 });
-  });
+  }, 120_000);
   afterAll(async () => {
-    await sandbox?.stop();
+    await bao?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('fails with a retryable error while down, and a retry succeeds once it is back', async () => {
+  it('fails with a retryable error while sealed, and a retry succeeds once it is unsealed', async () => {
     const p = uniquePath();
     await privateStore.write(p, { token: 'before' });
-    await setDown(true);
+    await bao!.seal();
     try {
-      for (const call of [privateStore.read(p), privateStore.write(p, { token: 'x' }), privateStore.metadata(p), privateStore.delete(p)]) {
-        const err = await rejection(call);
+      // One call at a time: a rejection nobody awaits yet would count as unhandled.
+      for (const call of [() => privateStore.read(p), () => privateStore.write(p, { token: 'x' }), () => privateStore.metadata(p), () => privateStore.delete(p)]) {
+        const err = await rejection(call());
         expect(err).toBeInstanceOf(SecretStoreUnavailableError);
         expect(err).toMatchObject({ retryable: true, upstreamStatus: 503 });
       }
       expect((await fetch(`http://127.0.0.1:${port}/v1/sys/health`)).status).toBe(503);
     } finally {
-      setTimeout(() => void setDown(false), 300);
+      setTimeout(() => void bao!.unseal(), 300);
     }
     // What an activity's retry policy does: retry retryable errors, give up on others.
     let attempts = 0;
@@ -171,23 +162,59 @@ describe('VaultSecretStore against a private sandbox (faults and restarts)', () 
     expect(await privateStore.read(p)).toEqual({ data: { token: 'after' }, version: 2 });
   });
 
-  it('keeps every secret across a restart, encrypted at rest', async () => {
+  it('keeps every secret across a restart (unsealed again by the stack), encrypted at rest', async () => {
     const p = uniquePath();
     await privateStore.write(p, { password: 'correct-horse-battery' });
     await privateStore.write(p, { password: 'staple-2' });
-    await sandbox!.stop();
-    const onDisk = fs.readFileSync(path.join(dataDir, 'kv-state.json'), 'utf8');
-    expect(onDisk).not.toContain('staple-2');
-    expect(onDisk).not.toContain(p);
+    await bao!.stop();
+    const onDisk = filesUnder(path.join(dataDir, 'raft')).map((f) => fs.readFileSync(f));
+    expect(onDisk.length).toBeGreaterThan(0);
+    for (const bytes of onDisk) {
+      expect(bytes.includes('staple-2')).toBe(false);
+      expect(bytes.includes('correct-horse-battery')).toBe(false);
+    }
 
     // While it is stopped nothing answers: a network error, also retryable.
     expect(await rejection(privateStore.read(p))).toBeInstanceOf(SecretStoreUnavailableError);
 
-    await startSandbox();
+    await startBao();
     expect(await privateStore.read(p)).toEqual({ data: { password: 'staple-2' }, version: 2 });
     expect((await privateStore.metadata(p))?.currentVersion).toBe(2);
   });
+
+  it("CMP's token reaches CMP's secrets only: no other path, no sys/, no new tokens", async () => {
+    const url = `http://127.0.0.1:${port}/v1`;
+    const as = (t: string) => ({ 'X-Vault-Token': t, 'Content-Type': 'application/json' });
+    const elsewhere = `${url}/secret/data/billing/${crypto.randomUUID()}`;
+    expect((await fetch(elsewhere, { method: 'POST', headers: as(bao!.rootToken), body: JSON.stringify({ data: { card: '4242' } }) })).status).toBe(200);
+
+    const outside = new VaultSecretStore({ endpoint: `http://127.0.0.1:${port}`, token, mount: 'secret' });
+    const outsidePath = elsewhere.slice(`${url}/secret/data/`.length);
+    for (const call of [() => outside.read(outsidePath), () => outside.write(outsidePath, { card: 'mine' }), () => outside.metadata(outsidePath), () => outside.delete(outsidePath)]) {
+      expect(await rejection(call())).toMatchObject({ name: 'SecretStoreRejectedError', reason: 'permission-denied', upstreamStatus: 403 });
+    }
+    for (const [method, route, body] of [
+      ['GET', 'sys/mounts'],
+      ['GET', 'sys/policies/acl/cmp'],
+      ['POST', 'auth/token/create', { policies: ['root'] }],
+      ['POST', 'sys/mounts/other', { type: 'kv' }],
+      ['LIST', 'secret/metadata/cmp'],
+    ] as const) {
+      const res = await fetch(`${url}/${route}`, { method, headers: as(token), body: body ? JSON.stringify(body) : undefined });
+      expect([method, route, res.status]).toEqual([method, route, 403]);
+    }
+    const self = (await (await fetch(`${url}/auth/token/lookup-self`, { headers: as(token) })).json()) as { data: { policies: string[]; period: number } };
+    expect(self.data.policies.sort()).toEqual(['cmp', 'default']);
+    expect(self.data.period).toBeGreaterThan(0);
+    // The secret outside CMP's paths is untouched.
+    const kept = (await (await fetch(elsewhere, { headers: as(bao!.rootToken) })).json()) as { data: { data: unknown } };
+    expect(kept.data.data).toEqual({ card: '4242' });
+  });
 });
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
 
 async function retryRetryable<T>(fn: () => Promise<T>, attempts = 40, delayMs = 100): Promise<T> {
   for (let i = 1; ; i++) {

@@ -1,14 +1,16 @@
 // Starts the real servers the integration tests talk to, once per run, on the
 // test layout (own ports, throw-away .test-data/): PostgreSQL, the Temporal
 // dev server (through @temporalio/testing, with the installed CLI as an
-// existing path: never a download), S3, Langflow and the local stand-ins.
+// existing path: never a download), SeaweedFS (S3), OpenBao (Vault), Langflow
+// and the local stand-ins.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from '../../deploy/local/tools';
-import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startOidc, startPostgres, startS3, startSaleorSandbox, startVaultSandbox, testLayout } from '../../deploy/local/stack';
+import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startOidc, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
+import { startOpenBao } from '../../deploy/local/openbao';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
@@ -54,7 +56,7 @@ export default async function setup(project: TestProject) {
       startPostgres(layout).then(started),
       startS3(layout).then(started),
       startOidc(layout).then(started),
-      startVaultSandbox(layout).then(started),
+      startOpenBao(layout, { token: env.VAULT_TOKEN }).then(started),
       startSaleorSandbox(layout).then(started),
       // CMP_TEST_SKIP_LANGFLOW=1 spares a developer's quick run the ~60 s Langflow start; npm test never sets it.
       process.env.CMP_TEST_SKIP_LANGFLOW === '1' ? undefined : startLangflow(layout).then(started),
