@@ -1,5 +1,5 @@
 // Secrets: the SecretStore port and its Vault (KV v2) implementation. Locally
-// VAULT_ADDR points at deploy/local/vault-sandbox, which speaks the same protocol.
+// VAULT_ADDR points at OpenBao, the open-source Vault (deploy/local/openbao.ts).
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { VaultSecretStore } from './vault-secret-store';

@@ -1,5 +1,5 @@
 // The secrets port: connector and instance secrets live in a KV v2 store
-// (Vault in production, the vault-sandbox locally). Callers see versions and
+// (Vault in production, OpenBao locally). Callers see versions and
 // check-and-set, never Vault's wire shapes.
 import { AppError } from '../errors';
 
