@@ -13,6 +13,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Workflows on Temporal's time-skipping test server with typed fakes of their activities: no stack.
+          name: 'workflows',
+          include: ['test/workflows/**/*.test.ts'],
+          environment: 'node',
+          sequence: { groupOrder: 0 },
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           // Integration and browser tests share one set of real servers.
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],

@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { recordOrderActivated } from '../../core/metrics/business';
 import type { ArtifactStore } from '../../core/artifacts';
+import { AuditLog } from '../../core/audit';
+import { InsufficientCreditsError } from '../../core/errors';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Db } from '../../core/db';
 import { instanceManifest, instanceManifestPath, type GitOpsRepo } from '../../core/gitops';
@@ -42,7 +44,8 @@ export interface LoadedOrder {
   userId: string | null;
   totalCents: number;
   currency: string;
-  lines: { line: number; variantId: string | null; planId: string | null; quantity: number; name: string }[];
+  /** With each line's total in the currency's minor units, for a refund of part of the order. */
+  lines: { line: number; variantId: string | null; planId: string | null; quantity: number; name: string; totalCents: number }[];
 }
 
 export type ResolvedLine =
@@ -57,9 +60,14 @@ export interface ManifestInstance {
 }
 
 export const creditGrantId = (orderId: string, line: number) => `order:${orderId}:line:${line}`;
+/** The one transfer that gives a line's credits back, in whole (a compensation) or in part (support's decision). */
+export const creditTakeBackId = (orderId: string, line: number) => `refund:${creditGrantId(orderId, line)}`;
+/** Spent credits of a line refunded in full anyway, booked to the adjustments account. */
+export const creditWriteOffId = (orderId: string, line: number) => `write-off:${creditGrantId(orderId, line)}`;
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const { db, catalog, instances, ledger, saleor } = deps;
+  const audit = new AuditLog(db);
   // Every instance of a version shares its flow: once registered (or found unchanged) here, it is reused for a
   // while instead of listing and reading Langflow's flows for every order.
   const flowFor = createVersionFlows(deps, { recheckMs: deps.flowRecheckMs ?? 60_000 });
@@ -68,7 +76,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     if (input.kind === 'free') {
       return {
         orderId: input.orderId, email: null, orgId: input.orgId, userId: input.userId, totalCents: 0, currency: 'USD',
-        lines: [{ line: 0, variantId: null, planId: input.planId, quantity: 1, name: 'free plan' }],
+        lines: [{ line: 0, variantId: null, planId: input.planId, quantity: 1, name: 'free plan', totalCents: 0 }],
       };
     }
     const order = await saleor.getOrder(input.orderId);
@@ -77,7 +85,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     }
     return {
       orderId: order.id, email: order.userEmail, orgId: order.metadata[SALEOR_METADATA_KEYS.orgId] ?? null, userId: null, totalCents: order.totalCents, currency: order.currency,
-      lines: order.lines.map((l, i) => ({ line: i, variantId: l.variantId, planId: null, quantity: l.quantity, name: l.productName })),
+      lines: order.lines.map((l, i) => ({ line: i, variantId: l.variantId, planId: null, quantity: l.quantity, name: l.productName, totalCents: l.totalCents })),
     };
   }
 
@@ -162,8 +170,60 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   async function voidCredits(input: { orderId: string; line: number; orgId: string; creditsMc: number }): Promise<{ transferId: string }> {
     const [purchases, wallet] = await Promise.all([ledger.ensureSystemAccount('purchases'), ledger.ensureWallet(input.orgId)]);
     const t = await ledger.transfer({
-      id: `refund:${creditGrantId(input.orderId, input.line)}`, debitAccountId: wallet.id, creditAccountId: purchases.id, amount: input.creditsMc,
+      id: creditTakeBackId(input.orderId, input.line), debitAccountId: wallet.id, creditAccountId: purchases.id, amount: input.creditsMc,
       reason: 'refund', orderId: input.orderId,
+    });
+    return { transferId: t.id };
+  }
+
+  /** What the org's wallet can give now (posted credits less debits and open holds). */
+  async function readWalletAvailable(input: { orgId: string }): Promise<{ availableMc: number }> {
+    const wallet = await ledger.ensureWallet(input.orgId);
+    return { availableMc: (await ledger.balance(wallet.id)).available };
+  }
+
+  /**
+   * Takes back as much of a line's grant as the wallet still holds (the unspent credits), never below zero.
+   * The same transfer id as the whole void: a line's credits are given back once, whichever way, and a retry
+   * returns what the first attempt took.
+   */
+  async function takeBackCredits(input: { orderId: string; line: number; orgId: string; creditsMc: number }): Promise<{ takenBackMc: number }> {
+    const id = creditTakeBackId(input.orderId, input.line);
+    const done = await ledger.getTransfer(id);
+    if (done) return { takenBackMc: done.amount };
+    const [purchases, wallet] = await Promise.all([ledger.ensureSystemAccount('purchases'), ledger.ensureWallet(input.orgId)]);
+    for (;;) {
+      const amount = Math.min(input.creditsMc, Math.max(0, (await ledger.balance(wallet.id)).available));
+      if (amount === 0) return { takenBackMc: 0 };
+      try {
+        const t = await ledger.transfer({
+          id, debitAccountId: wallet.id, creditAccountId: purchases.id, amount, reason: 'refund', orderId: input.orderId,
+          metadata: { grantedMc: input.creditsMc, unspent: true },
+        });
+        return { takenBackMc: t.amount };
+      } catch (err) {
+        // Spent between the read and the transfer: read again and take what is left.
+        if (!(err instanceof InsufficientCreditsError)) throw err;
+      }
+    }
+  }
+
+  /**
+   * Support refunded a line whose credits were partly spent: the spent part is booked from the adjustments
+   * account to purchases (so purchases balances against the full refund), named by the line and audited.
+   */
+  async function writeOffCredits(input: { orderId: string; line: number; orgId: string; amountMc: number; actor: string; note: string }): Promise<{ transferId: string }> {
+    const id = creditWriteOffId(input.orderId, input.line);
+    const done = await ledger.getTransfer(id);
+    if (done) return { transferId: done.id };
+    const [adjustments, purchases] = await Promise.all([ledger.ensureSystemAccount('adjustments'), ledger.ensureSystemAccount('purchases')]);
+    const t = await ledger.transfer({
+      id, debitAccountId: adjustments.id, creditAccountId: purchases.id, amount: input.amountMc, reason: 'adjustment', orderId: input.orderId,
+      metadata: { by: input.actor, note: input.note, spentCreditsRefunded: true },
+    });
+    await audit.record({
+      orgId: input.orgId, actor: input.actor, action: 'ledger.write_off', targetType: 'order', targetId: input.orderId, reason: input.note,
+      data: { line: input.line, amount_mc: input.amountMc, transfer_id: t.id },
     });
     return { transferId: t.id };
   }
@@ -282,12 +342,25 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     await saleor.writeOrderMetadata(input.orderId, { [SALEOR_METADATA_KEYS.status]: 'fulfilled' });
   }
 
-  async function refundOrder(input: { orderId: string; reason: string; note: string }): Promise<{ refundedCents: number }> {
+  /** What Saleor can still refund of the order. */
+  async function readRefundableAmount(input: { orderId: string }): Promise<{ dueCents: number; currency: string }> {
     const order = await saleor.getOrder(input.orderId);
-    const due = order.totalCents - order.refundedCents;
-    if (due > 0) await saleor.requestRefund(input.orderId, due, input.reason);
+    return { dueCents: Math.max(0, order.totalCents - order.refundedCents), currency: order.currency };
+  }
+
+  /**
+   * Refunds `amountCents` (minor units), or all that is still due when it is omitted. `reason` is Saleor's
+   * idempotency key: a retry finds the refund it granted.
+   */
+  async function refundOrder(input: { orderId: string; reason: string; note: string; amountCents?: number }): Promise<{ refundedCents: number }> {
+    let amount = input.amountCents;
+    if (amount === undefined) {
+      const order = await saleor.getOrder(input.orderId);
+      amount = order.totalCents - order.refundedCents;
+    }
+    if (amount > 0) await saleor.requestRefund(input.orderId, amount, input.reason);
     await saleor.writeOrderMetadata(input.orderId, { [SALEOR_METADATA_KEYS.status]: 'cancelled', cmp_cancel_note: input.note.slice(0, 200) });
-    return { refundedCents: due };
+    return { refundedCents: Math.max(0, amount) };
   }
 
   /** Deprovisioning: the instance's side effects undone, in order. */
@@ -300,7 +373,8 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   }
 
   return classifyFailures({
-    loadOrder, ensureWorkspace, recordOrder, setOrderState, resolveLines, grantCredits, voidCredits, createInstance, deactivateInstance,
+    loadOrder, ensureWorkspace, recordOrder, setOrderState, resolveLines, grantCredits, voidCredits, readWalletAvailable, takeBackCredits,
+    writeOffCredits, createInstance, deactivateInstance, readRefundableAmount,
     verifyArtifact, registerFlow, writeInstanceSecrets, deleteInstanceSecrets, commitManifests, removeManifests, checkRuntimeReady,
     activateInstance, markOrderFulfilled, refundOrder, beginDeprovision,
   });

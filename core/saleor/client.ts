@@ -15,6 +15,8 @@ export interface SaleorOrderLine {
   variantName: string;
   quantity: number;
   quantityFulfilled: number;
+  /** The line's gross total in the currency's minor units. */
+  totalCents: number;
 }
 
 export interface SaleorOrder {
@@ -101,7 +103,7 @@ export interface SaleorClient {
   /**
    * Grants a refund on the order's charged transaction and asks the payment
    * app to pay it out. `reason` is the idempotency key: a repeat with the same
-   * reason and amount reuses the granted refund instead of granting another.
+   * reason reuses the granted refund (whatever amount it asks) instead of granting another.
    */
   requestRefund(orderId: string, amountCents: number, reason: string): Promise<RefundResult>;
   /** Creates or updates a product and its variants, keyed by slug and SKU. */
@@ -182,13 +184,27 @@ interface GqlOrder {
     variantName: string;
     quantity: number;
     quantityFulfilled: number;
+    totalPrice: { gross: GqlMoney };
   }[];
   transactions: { id: string }[];
 }
 
-// Saleor amounts are decimals in the currency's unit; CMP counts cents.
-export const toCents = (amount: number) => Math.round(amount * 100);
-export const fromCents = (cents: number) => cents / 100;
+/**
+ * Digits after the decimal point of a currency, as Saleor quantizes its amounts (CLDR's digits through babel:
+ * 2 for USD and EUR, 0 for JPY, 3 for KWD). Intl reads the same CLDR data.
+ */
+export function currencyDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+// Saleor amounts are decimals in the currency's unit; CMP counts integer minor units ("cents": yen for JPY).
+export const toCents = (amount: number, currency = 'USD') => Math.round(amount * 10 ** currencyDigits(currency));
+// The nearest double to the decimal, which JSON writes as that decimal's shortest form (1990 -> 19.9).
+export const fromCents = (cents: number, currency = 'USD') => cents / 10 ** currencyDigits(currency);
 
 const toMetadataInput = (m: Record<string, string>) => Object.entries(m).map(([key, value]) => ({ key, value }));
 
@@ -200,8 +216,8 @@ export function mapOrder(o: GqlOrder): SaleorOrder {
     isPaid: o.isPaid,
     chargeStatus: o.chargeStatus,
     userEmail: o.userEmail,
-    totalCents: toCents(o.total.gross.amount),
-    refundedCents: toCents(o.totalRefunded.amount),
+    totalCents: toCents(o.total.gross.amount, o.total.gross.currency),
+    refundedCents: toCents(o.totalRefunded.amount, o.total.gross.currency),
     currency: o.total.gross.currency,
     createdAt: o.created,
     updatedAt: o.updatedAt,
@@ -214,6 +230,7 @@ export function mapOrder(o: GqlOrder): SaleorOrder {
       variantName: l.variantName,
       quantity: l.quantity,
       quantityFulfilled: l.quantityFulfilled,
+      totalCents: toCents(l.totalPrice.gross.amount, l.totalPrice.gross.currency),
     })),
     transactionIds: o.transactions.map((t) => t.id),
   };
@@ -400,13 +417,17 @@ export class GraphqlSaleorClient implements SaleorClient {
     }
     const state = await this.request<{
       order: {
+        total: { gross: { currency: string } };
         transactions: { id: string; chargedAmount: { amount: number } }[];
         grantedRefunds: { id: string; reason: string | null; status: string; amount: GqlMoney }[];
       } | null;
     }>('order', docs.ORDER_REFUND_STATE, { id: orderId });
     if (!state.order) throw new SaleorRequestError('order', 'NOT_FOUND', `order ${orderId} does not exist`);
+    const currency = state.order.total.gross.currency;
 
-    let granted = state.order.grantedRefunds.find((g) => g.reason === reason && toCents(g.amount.amount) === amountCents);
+    // The reason alone is the key: a retry whose amount was computed again (after part of the order was
+    // refunded) must find the refund it granted, not grant a second one.
+    let granted = state.order.grantedRefunds.find((g) => g.reason === reason);
     if (granted && (granted.status === 'SUCCESS' || granted.status === 'PENDING')) {
       return { grantedRefundId: granted.id, status: granted.status, requestedNow: false };
     }
@@ -416,7 +437,7 @@ export class GraphqlSaleorClient implements SaleorClient {
       const d = await this.request<{ orderGrantRefundCreate: { grantedRefund: { id: string; status: string; amount: GqlMoney } | null; errors: MutationError[] } }>(
         'orderGrantRefundCreate',
         docs.ORDER_GRANT_REFUND_CREATE,
-        { id: orderId, input: { amount: fromCents(amountCents), reason, transactionId: charged.id } },
+        { id: orderId, input: { amount: fromCents(amountCents, currency), reason, transactionId: charged.id } },
       );
       this.check('orderGrantRefundCreate', d.orderGrantRefundCreate.errors);
       granted = { ...d.orderGrantRefundCreate.grantedRefund!, reason };

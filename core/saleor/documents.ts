@@ -25,6 +25,7 @@ const ORDER_FIELDS = /* GraphQL */ `
       variantName
       quantity
       quantityFulfilled
+      totalPrice { gross { amount currency } }
     }
     transactions {
       id

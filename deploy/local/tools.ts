@@ -153,3 +153,45 @@ export function ensureChromium(): string {
   });
   return which('chromium') ?? '/usr/bin/chromium';
 }
+
+/** Java's time-skipping test server of Temporal (the one TestWorkflowEnvironment.createTimeSkipping() runs). */
+export const TEMPORAL_TEST_SERVER_VERSION = '1.31.0';
+
+/**
+ * The time-skipping test server, from Maven Central (io.temporal:temporal-test-server and its dependencies, into
+ * .tools/m2), with a launcher script that runs it on the JVM: @temporalio/testing would otherwise download a native
+ * build from the web. The launcher takes the port as its first argument, as the SDK passes it.
+ */
+export function ensureTemporalTestServer(root: string): string {
+  // The real path: worktrees share one .tools through a symlink, and the launcher must not name one worktree.
+  fs.mkdirSync(path.join(root, '.tools'), { recursive: true });
+  const tools = fs.realpathSync(path.join(root, '.tools'));
+  const dir = path.join(tools, 'temporal-test-server', TEMPORAL_TEST_SERVER_VERSION);
+  const launcher = path.join(dir, 'temporal-test-server');
+  if (fs.existsSync(launcher)) return launcher;
+  const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin/java') : which('java');
+  if (!java || !fs.existsSync(java)) throw new Error('Java (17 or newer) is needed for the Temporal test server: sudo apt-get install -y openjdk-17-jre-headless');
+  if (!which('mvn')) throw new Error('Maven is needed to fetch the Temporal test server from Maven Central: sudo apt-get install -y maven');
+  step(`fetching the Temporal test server ${TEMPORAL_TEST_SERVER_VERSION} from Maven Central (first run only)…`);
+  fs.mkdirSync(dir, { recursive: true });
+  const pom = path.join(dir, 'pom.xml');
+  fs.writeFileSync(
+    pom,
+    `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>cmp.local</groupId><artifactId>temporal-test-server-classpath</artifactId><version>1</version>
+  <dependencies><dependency><groupId>io.temporal</groupId><artifactId>temporal-test-server</artifactId><version>${TEMPORAL_TEST_SERVER_VERSION}</version></dependency></dependencies>
+</project>\n`,
+  );
+  const classpathFile = path.join(dir, 'classpath.txt');
+  timed('Temporal test server install', () =>
+    execFileSync('mvn', ['-q', '-B', '-f', pom, `-Dmaven.repo.local=${path.join(tools, 'm2')}`, 'dependency:build-classpath', `-Dmdep.outputFile=${classpathFile}`], {
+      stdio: 'inherit',
+    }),
+  );
+  const classpath = fs.readFileSync(classpathFile, 'utf8').trim();
+  if (!classpath.includes('temporal-test-server')) throw new Error(`Maven resolved no temporal-test-server jar (see ${classpathFile})`);
+  // Written last, through a rename: a launcher that exists is a complete install.
+  fs.writeFileSync(`${launcher}.tmp`, `#!/bin/sh\nexec '${java}' -cp '${classpath}' io.temporal.testserver.TestServer "$@"\n`, { mode: 0o755 });
+  fs.renameSync(`${launcher}.tmp`, launcher);
+  return launcher;
+}

@@ -38,6 +38,60 @@ export interface OrderProgress {
   currentStep?: string;
   steps: StepProgress[];
   lastError?: StepError & { step: string };
+  /** Set while a cancel could not take everything back: what failed, and what each support decision would refund. */
+  unwind?: UnwindReport;
+  /** How the cancel ended: what was refunded in Saleor and what the ledger took back. */
+  refund?: RefundOutcome;
+}
+
+/**
+ * Support's answer to a cancel whose compensation failed (a full refund is never automatic then):
+ * - `refund_unspent`: take back what can still be taken (credits not spent) and refund that part of each line;
+ * - `refund_all`: take back what can be taken, book the rest as an audited credit adjustment, refund the whole order;
+ * - `keep`: no refund; the order ends cancelled with what was already taken back.
+ */
+export const REFUND_DECISIONS = ['refund_unspent', 'refund_all', 'keep'] as const;
+export type RefundDecision = (typeof REFUND_DECISIONS)[number];
+
+export interface RefundDecisionInput extends SupportAction {
+  decision: RefundDecision;
+}
+
+/** One order line's figures while the order waits for a refund decision. Money in the currency's minor units. */
+export interface UnwindLine {
+  line: number;
+  kind: 'credit_pack' | 'plan';
+  /** The line's total as Saleor charged it (0 for a free subscription). */
+  totalMinor: number;
+  /** Credit packs: what the order granted, and what the wallet can still give back now (the unspent part). */
+  grantedMc?: number;
+  unspentMc?: number;
+  /** Everything this line provisioned was taken back. */
+  takenBack: boolean;
+}
+
+export interface UnwindReport {
+  currency: string;
+  /** The order's total and what is still refundable in Saleor, in minor units (cents for USD). */
+  totalMinor: number;
+  /** The compensations that failed, the lines they belong to and their errors: what could not be taken back. */
+  failed: { compensation: string; lines: number[]; error: StepError }[];
+  /** The compensations that succeeded. */
+  takenBack: string[];
+  lines: UnwindLine[];
+  /** What each decision would refund, were it taken now. */
+  refundUnspentMinor: number;
+  refundAllMinor: number;
+}
+
+export interface RefundOutcome {
+  /** `full`: every compensation succeeded, so the whole order was refunded without asking support. */
+  decision: RefundDecision | 'full';
+  by?: string;
+  refundedMinor: number;
+  creditsTakenBackMc: number;
+  /** Spent credits booked to the adjustments account (refund_all). */
+  creditsWrittenOffMc: number;
 }
 
 /** A paid order comes from Saleor; a free subscription carries its line itself. */
@@ -52,4 +106,6 @@ export interface SupportAction {
 
 export const retrySignal = defineSignal<[SupportAction]>('retry');
 export const cancelAndRefundSignal = defineSignal<[SupportAction]>('cancelAndRefund');
+/** Only while the order waits for a refund decision (progress.unwind is set); ignored otherwise. */
+export const decideRefundSignal = defineSignal<[RefundDecisionInput]>('decideRefund');
 export const progressQuery = defineQuery<OrderProgress>('progress');

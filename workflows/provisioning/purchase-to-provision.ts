@@ -3,27 +3,32 @@
 // with its own retry policy. A permanent failure does not vanish: the order
 // shows "needs attention" with the failing step and its error, and waits for
 // support to `retry` (the step again) or `cancelAndRefund` (compensations
-// newest-first, then the refund).
+// newest-first, then the refund). A compensation that fails is never followed
+// by a full refund: the order parks again with what could and could not be
+// taken back and what each answer would refund, and support decides
+// (`decideRefund`: refund the unspent part, refund all with an audited credit
+// adjustment, or keep it), or retries the failed compensations.
 import {
-  ActivityFailure, ApplicationFailure, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setHandler, sleep,
+  ActivityFailure, ApplicationFailure, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, sleep,
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { ProvisioningActivities, ResolvedLine } from '../../activities/provisioning';
 import { CmpInstanceId, CmpOrderId, CmpOrgId, CmpStatus } from '../shared/search-attributes';
 import { activityOptions, localActivityOptions } from '../retry-policies';
 import {
-  cancelAndRefundSignal, progressQuery, retrySignal,
-  type OrderInput, type OrderProgress, type OrderStatus, type StepError, type SupportAction,
+  cancelAndRefundSignal, decideRefundSignal, progressQuery, retrySignal,
+  type OrderInput, type OrderProgress, type OrderStatus, type RefundDecisionInput, type RefundOutcome, type StepError, type SupportAction,
+  type UnwindLine, type UnwindReport,
 } from './contract';
+import { unspentRefundMinor } from './refunds';
 
 const saleor = proxyActivities<ProvisioningActivities>(activityOptions.saleor);
-const saleorReadLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.saleor);
-const dbRemote = proxyActivities<ProvisioningActivities>(activityOptions.database);
-const dbLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.database);
-const s3Remote = proxyActivities<ProvisioningActivities>(activityOptions.s3);
-const s3Local = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.s3);
+// Short steps run as local activities (see retry-policies.ts).
+const saleorRead = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.saleor);
+const db = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.database);
+const s3 = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.s3);
 const runtime = proxyActivities<ProvisioningActivities>(activityOptions.runtime);
-const probeLocal = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.runtime);
+const probe = proxyLocalActivities<ProvisioningActivities>(localActivityOptions.runtime);
 const vault = proxyActivities<ProvisioningActivities>(activityOptions.vault);
 const git = proxyActivities<ProvisioningActivities>(activityOptions.git);
 
@@ -37,19 +42,33 @@ export interface ProvisionResult {
   instanceIds: string[];
 }
 
+/** A credit pack line's grant: what its compensation gives back. */
+interface CreditGrant {
+  orderId: string;
+  line: number;
+  orgId: string;
+  creditsMc: number;
+}
+
+/** An undo recorded right after its step succeeded, with the order lines it takes back. */
+interface Compensation {
+  name: string;
+  lines: number[];
+  undo: () => Promise<unknown>;
+  grant?: CreditGrant;
+  error?: StepError;
+}
+
 export async function purchaseToProvision(input: OrderInput): Promise<ProvisionResult> {
   if (!input?.orderId || !/^[\w:.=-]{1,200}$/.test(input.orderId)) {
     throw ApplicationFailure.nonRetryable('purchaseToProvision needs a valid orderId', 'InvalidInput');
   }
   const orderId = input.orderId;
-  // The short steps became local activities; orders started before keep replaying their regular ones.
-  const local = patched('local-short-steps');
-  const db = local ? dbLocal : dbRemote;
-  const s3 = local ? s3Local : s3Remote;
-  const probe = local ? probeLocal : runtime;
-  const saleorRead = local ? saleorReadLocal : saleor;
   const progress: OrderProgress = { orderId, status: 'received', instanceIds: [], steps: [] };
-  const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
+  const compensations: Compensation[] = [];
+  /** Each order line's total in minor units, for the refund arithmetic. */
+  const lineTotals = new Map<number, number>();
+  let currency = 'USD';
   /** Support's answers so far, and the last one: a parked step waits for the next answer. */
   let answered = 0;
   let answer: { action: 'retry' | 'cancel'; by: SupportAction } | undefined;
@@ -57,6 +76,8 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   let cancelledBy: SupportAction | undefined;
   /** While compensating, a second cancel means "try the failed undo step again". */
   let unwinding = false;
+  /** Support's refund decision, accepted only while the order waits for one. */
+  let decision: RefundDecisionInput | undefined;
 
   setHandler(progressQuery, () => progress);
   setHandler(retrySignal, (by) => {
@@ -69,6 +90,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     answer = { action: 'cancel', by };
     answered++;
     if (!unwinding) cancelledBy ??= by;
+  });
+  setHandler(decideRefundSignal, (d) => {
+    if (progress.status === 'needs_attention' && progress.unwind && !decision) decision = d;
   });
 
   class Cancelled extends Error {}
@@ -122,6 +146,8 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   upsertSearchAttributes([{ key: CmpOrderId, value: orderId }, { key: CmpStatus, value: 'received' }]);
   try {
     const order = await step('load order', () => saleorRead.loadOrder(input));
+    currency = order.currency;
+    for (const l of order.lines) lineTotals.set(l.line, l.totalCents);
     const workspace = await step('ensure workspace', () => db.ensureWorkspace({ orderId, email: order.email, orgId: order.orgId, userId: order.userId }));
     progress.orgId = workspace.orgId;
     upsertSearchAttributes([{ key: CmpOrgId, value: workspace.orgId }]);
@@ -136,9 +162,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     const toActivate: { instanceId: string; line: ResolvedLine & { kind: 'plan' } }[] = [];
     for (const line of lines) {
       if (line.kind === 'credit_pack') {
-        const grant = { orderId, line: line.line, orgId: workspace.orgId, creditsMc: line.creditsMc * line.quantity };
+        const grant: CreditGrant = { orderId, line: line.line, orgId: workspace.orgId, creditsMc: line.creditsMc * line.quantity };
         await step(`grant credits (line ${line.line})`, () => db.grantCredits(grant));
-        compensations.push({ name: `void credits (line ${line.line})`, undo: () => db.voidCredits(grant) });
+        compensations.push({ name: `void credits (line ${line.line})`, lines: [line.line], grant, undo: () => db.voidCredits(grant) });
         continue;
       }
       // The free path names its instance up front so the store can show it at once.
@@ -148,7 +174,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
       );
       if (!progress.instanceIds.includes(created.instanceId)) progress.instanceIds.push(created.instanceId);
       upsertSearchAttributes([{ key: CmpInstanceId, value: created.instanceId }]);
-      compensations.push({ name: 'deactivate instance', undo: () => db.deactivateInstance({ instanceId: created.instanceId }) });
+      compensations.push({ name: 'deactivate instance', lines: [line.line], undo: () => db.deactivateInstance({ instanceId: created.instanceId }) });
 
       // The flow (checked, then registered) and the instance's secrets do not depend on each other.
       await together(
@@ -157,7 +183,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
           await step('register flow', () => runtime.registerFlow({ instanceId: created.instanceId, versionId: line.versionId }));
         })(),
         step('write secrets', () => vault.writeInstanceSecrets({ orgId: workspace.orgId, instanceId: created.instanceId })).then((secrets) => {
-          compensations.push({ name: 'delete secrets', undo: () => vault.deleteInstanceSecrets({ path: secrets.path }) });
+          compensations.push({ name: 'delete secrets', lines: [line.line], undo: () => vault.deleteInstanceSecrets({ path: secrets.path }) });
         }),
       );
       manifests.push({ instanceId: created.instanceId, orgId: workspace.orgId, versionId: line.versionId, planId: line.planId });
@@ -168,7 +194,7 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     await together(
       manifests.length
         ? step('commit manifests', () => git.commitManifests({ orderId, instances: manifests })).then(() => {
-          compensations.push({ name: 'remove manifests', undo: () => git.removeManifests({ orderId, instances: manifests }) });
+          compensations.push({ name: 'remove manifests', lines: toActivate.map((a) => a.line.line), undo: () => git.removeManifests({ orderId, instances: manifests }) });
         })
         : Promise.resolve(),
       (async () => {
@@ -194,28 +220,136 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     return await cancelOrder(cancelledBy!);
   }
 
-  /** The saga's unwind: compensations newest-first, each failure logged and kept, then the refund. */
+  /** Runs each undo once, newest-first; returns the ones that failed, each with its error. */
+  async function compensate(list: Compensation[]): Promise<Compensation[]> {
+    const failed: Compensation[] = [];
+    for (const c of list) {
+      const record = { name: c.name, status: 'running' as const, attempts: 1, startedAt: new Date().toISOString() };
+      progress.steps.push(record);
+      progress.currentStep = c.name;
+      try {
+        await c.undo();
+        c.error = undefined;
+        Object.assign(record, { status: 'compensated', finishedAt: new Date().toISOString() });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        c.error = describe(err);
+        Object.assign(record, { status: 'failed', error: c.error, finishedAt: new Date().toISOString() });
+        log.error('compensation failed; the order waits for a refund decision', { compensation: c.name, error: c.error.message });
+        failed.push(c);
+      }
+    }
+    return failed;
+  }
+
+  /** What could and could not be taken back, and what each decision would refund now. */
+  async function assess(failed: Compensation[]): Promise<UnwindReport> {
+    const failedLines = new Set(failed.flatMap((c) => c.lines));
+    // The wallet gives back at most what it holds: spread it over the failed grants, newest first, as the undo ran.
+    let available = failed.some((c) => c.grant) && progress.orgId ? (await db.readWalletAvailable({ orgId: progress.orgId })).availableMc : 0;
+    const lines: UnwindLine[] = [...lineTotals.entries()].sort(([a], [b]) => a - b).map(([line, total]) => {
+      const grant = compensations.find((c) => c.grant?.line === line)?.grant;
+      if (!grant) return { line, kind: 'plan' as const, totalMinor: total, takenBack: !failedLines.has(line) };
+      return { line, kind: 'credit_pack' as const, totalMinor: total, grantedMc: grant.creditsMc, unspentMc: grant.creditsMc, takenBack: !failedLines.has(line) };
+    });
+    for (const c of failed) {
+      const l = c.grant && lines.find((x) => x.line === c.grant!.line);
+      if (!l) continue;
+      l.unspentMc = Math.min(c.grant!.creditsMc, Math.max(0, available));
+      available -= l.unspentMc;
+    }
+    const due = await dueMinor();
+    return {
+      currency, totalMinor: due, lines,
+      failed: failed.map((c) => ({ compensation: c.name, lines: c.lines, error: c.error! })),
+      takenBack: compensations.filter((c) => !failed.includes(c)).map((c) => c.name),
+      refundUnspentMinor: unspentRefundMinor(lines, due),
+      refundAllMinor: due,
+    };
+  }
+
+  /** What Saleor can still refund: the order's total less what was refunded before (a free order: nothing). */
+  async function dueMinor(): Promise<number> {
+    return input.kind === 'paid' ? (await saleorRead.readRefundableAmount({ orderId })).dueCents : 0;
+  }
+
+  /** The saga's unwind: compensations newest-first; a full refund only when every one of them succeeded. */
   async function cancelOrder(by: SupportAction): Promise<ProvisionResult> {
     // The cancel request is being served; a failing refund parks the order again for support.
     unwinding = true;
     await setStatus('cancelling');
-    for (const c of [...compensations].reverse()) {
-      const record = { name: c.name, status: 'running' as const, attempts: 1, startedAt: new Date().toISOString() };
-      progress.steps.push(record);
-      try {
-        await c.undo();
-        Object.assign(record, { status: 'compensated', finishedAt: new Date().toISOString() });
-      } catch (err) {
-        Object.assign(record, { status: 'failed', error: describe(err), finishedAt: new Date().toISOString() });
-        log.error('compensation failed', { compensation: c.name, error: describe(err).message });
+    let failed = await compensate([...compensations].reverse());
+    let outcome: RefundOutcome;
+    if (failed.length === 0) {
+      outcome = await refund('full', by, null, 0, 0);
+    } else {
+      let report: UnwindReport | undefined;
+      for (;;) {
+        report = await assess(failed);
+        progress.unwind = report;
+        const seen = answered;
+        const first = failed[0]!;
+        await setStatus('needs_attention', {
+          step: first.name, type: 'CompensationFailed',
+          message: `${failed.map((c) => c.name).join(', ')} failed (${first.error!.message}); support decides the refund`,
+          details: report,
+        });
+        await condition(() => decision !== undefined || (answered > seen && answer!.action === 'retry'));
+        if (decision) break;
+        // Retry: the failed compensations again, newest-first as before.
+        await setStatus('cancelling');
+        progress.unwind = undefined;
+        failed = await compensate(failed);
+        if (failed.length === 0) break;
       }
+      if (failed.length === 0) outcome = await refund('full', by, null, 0, 0);
+      else outcome = await decide(decision!, failed, report!);
     }
-    if (input.kind === 'paid') {
-      await step('request refund', () => saleor.refundOrder({ orderId, reason: `cancel:${orderId}`, note: by.reason }));
-    }
+    progress.refund = outcome;
+    progress.unwind = undefined;
     progress.currentStep = undefined;
     await setStatus('cancelled');
     return { orderId, status: 'cancelled', instanceIds: progress.instanceIds };
+  }
+
+  /** Carries out support's decision for the compensations that failed. */
+  async function decide(d: RefundDecisionInput, failed: Compensation[], report: UnwindReport): Promise<RefundOutcome> {
+    log.info('support decided the refund', { decision: d.decision, by: d.actor });
+    progress.unwind = undefined;
+    await setStatus('cancelling');
+    if (d.decision === 'keep') return { decision: 'keep', by: d.actor, refundedMinor: 0, creditsTakenBackMc: 0, creditsWrittenOffMc: 0 };
+    // Take back what the wallet still holds of each failed grant (at most the grant; the wallet never goes below zero).
+    const taken = new Map<number, number>();
+    let writtenOff = 0;
+    for (const c of failed) {
+      if (!c.grant) continue;
+      const grant = c.grant;
+      const { takenBackMc } = await step(`take back unspent credits (line ${grant.line})`, () => db.takeBackCredits(grant));
+      taken.set(grant.line, takenBackMc);
+      const spent = grant.creditsMc - takenBackMc;
+      if (d.decision === 'refund_all' && spent > 0) {
+        await step(`write off spent credits (line ${grant.line})`, () =>
+          db.writeOffCredits({ orderId, line: grant.line, orgId: grant.orgId, amountMc: spent, actor: d.actor, note: d.reason }),
+        );
+        writtenOff += spent;
+      }
+    }
+    const amount = d.decision === 'refund_all'
+      ? null
+      : unspentRefundMinor(report.lines.map((l) => ({ ...l, takenBackMc: taken.get(l.line) ?? 0 })), await dueMinor());
+    return refund(d.decision, d, amount, [...taken.values()].reduce((a, b) => a + b, 0), writtenOff);
+  }
+
+  /** Requests the refund in Saleor: `amountMinor` null refunds what is still due. Keyed by the decision, so a retry refunds once. */
+  async function refund(kind: RefundOutcome['decision'], by: SupportAction, amountMinor: number | null, takenBackMc: number, writtenOffMc: number): Promise<RefundOutcome> {
+    let refunded = 0;
+    if (input.kind === 'paid' && amountMinor !== 0) {
+      const reason = kind === 'full' ? `cancel:${orderId}` : `cancel:${orderId}:${kind}`;
+      const r = await step('request refund', () => saleor.refundOrder({ orderId, reason, note: by.reason, ...(amountMinor === null ? {} : { amountCents: amountMinor }) }));
+      refunded = r.refundedCents;
+    }
+    const credits = kind === 'full' ? compensations.reduce((n, c) => n + (c.grant?.creditsMc ?? 0), 0) : takenBackMc;
+    return { decision: kind, by: by.actor, refundedMinor: refunded, creditsTakenBackMc: credits, creditsWrittenOffMc: writtenOffMc };
   }
 }
 

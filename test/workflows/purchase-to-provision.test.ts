@@ -1,0 +1,124 @@
+// purchaseToProvision on Temporal's time-skipping test server with typed fakes
+// of its activities: the saga's paths in seconds, beside the full-stack test.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import {
+  cancelAndRefundSignal, decideRefundSignal, orderWorkflowId, progressQuery, retrySignal, type OrderProgress, type RefundDecision,
+} from '../../workflows/provisioning/contract';
+import { until } from '../support/until';
+import { startTimeSkipping, testWorker } from '../support/workflow-env';
+import { PACK_MC, PAID_ORDER, permanent, provisioningFakes } from './provisioning-fakes';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTimeSkipping();
+}, 60_000);
+afterAll(async () => env?.teardown());
+
+const support = { actor: 'support@cmp.local', reason: 'buyer asked to cancel' };
+let orders = 0;
+
+/** Starts the order on a worker of its own with these fakes; `body` drives it while the worker runs. */
+async function withOrder<T>(fakes: ReturnType<typeof provisioningFakes>['fakes'], body: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+  const { worker, taskQueue } = await testWorker(env, fakes);
+  const orderId = `${PAID_ORDER.orderId}-${++orders}`;
+  return worker.runUntil(async () => {
+    const h = await env.client.workflow.start('purchaseToProvision', { taskQueue, workflowId: orderWorkflowId(orderId), args: [{ kind: 'paid', orderId }] });
+    return body(h);
+  });
+}
+
+const progressOf = (h: WorkflowHandle) => h.query(progressQuery);
+const parked = (h: WorkflowHandle, what = 'needs attention', test: (p: OrderProgress) => boolean = () => true) =>
+  until(what, async () => {
+    const p = await progressOf(h);
+    // Ended while the test waits for it to park: say how, at once.
+    if (p.status === 'cancelled' || p.status === 'fulfilled') throw new Error(`the order ended ${p.status} instead (steps: ${p.steps.map((s) => `${s.name} ${s.status}`).join(', ')})`);
+    return p.status === 'needs_attention' && test(p) ? p : null;
+  }, 15_000);
+
+/** The plan line's artifact check fails, so the order parks with the credit pack already granted. */
+const hashMismatch = { verifyArtifact: async () => { throw permanent('sha256 mismatch', 'ArtifactIntegrityError'); } };
+
+describe('purchaseToProvision', () => {
+  it('fulfils a paid order: credits granted, instance provisioned and activated, Saleor told', async () => {
+    const { fakes, world } = provisioningFakes();
+    const result = await withOrder(fakes, (h) => h.result());
+    expect(result.status).toBe('fulfilled');
+    expect(world.walletMc).toBe(PACK_MC);
+    expect(world.calls.activateInstance).toHaveLength(1);
+    expect(world.calls.markOrderFulfilled).toHaveLength(1);
+    expect(world.statuses.at(-1)).toBe('fulfilled');
+  });
+
+  describe('a compensation that fails is never followed by a full refund', () => {
+    /** Parks on the hash mismatch, the buyer spends 300 of the pack's 1,000 credits, support cancels. */
+    async function cancelAfterSpending(h: WorkflowHandle, world: ReturnType<typeof provisioningFakes>['world']) {
+      await parked(h, 'parked on the artifact');
+      world.walletMc -= 300_000;
+      await h.signal(cancelAndRefundSignal, support);
+      return parked(h, 'parked for a refund decision', (p) => p.unwind !== undefined);
+    }
+
+    it('parks with the failing compensation, what was and was not taken back, and what each decision would refund', async () => {
+      const { fakes, world } = provisioningFakes(hashMismatch);
+      const p = await withOrder(fakes, async (h) => {
+        const p = await cancelAfterSpending(h, world);
+        await h.terminate('test over');
+        return p;
+      });
+      expect(world.calls.refundOrder).toBeUndefined();
+      expect(p.lastError).toMatchObject({ step: 'void credits (line 0)', type: 'CompensationFailed' });
+      expect(p.unwind).toEqual({
+        currency: 'USD', totalMinor: 2990,
+        failed: [{ compensation: 'void credits (line 0)', lines: [0], error: expect.objectContaining({ type: 'insufficient-credits' }) }],
+        takenBack: ['deactivate instance', 'delete secrets'],
+        lines: [
+          { line: 0, kind: 'credit_pack', totalMinor: 1000, grantedMc: PACK_MC, unspentMc: 700_000, takenBack: false },
+          { line: 1, kind: 'plan', totalMinor: 1990, takenBack: true },
+        ],
+        // 70 % of the pack's $10.00 and the whole Pro plan.
+        refundUnspentMinor: 700 + 1990,
+        refundAllMinor: 2990,
+      });
+    });
+
+    const cases: [RefundDecision, { refund: { amountCents: number | undefined; reason: string } | null; walletMc: number; writtenOffMc: number; refundedMinor: number }][] = [
+      ['refund_unspent', { refund: { amountCents: 2690, reason: 'cancel:ORDER:refund_unspent' }, walletMc: 0, writtenOffMc: 0, refundedMinor: 2690 }],
+      ['refund_all', { refund: { amountCents: undefined, reason: 'cancel:ORDER:refund_all' }, walletMc: 0, writtenOffMc: 300_000, refundedMinor: 2990 }],
+      ['keep', { refund: null, walletMc: 700_000, writtenOffMc: 0, refundedMinor: 0 }],
+    ];
+    for (const [decision, want] of cases) {
+      it(`support decides ${decision}: exactly that is refunded and taken back, once however often the decision is sent`, async () => {
+        const { fakes, world } = provisioningFakes(hashMismatch);
+        const { result, progress, orderId } = await withOrder(fakes, async (h) => {
+          await cancelAfterSpending(h, world);
+          const decided = { ...support, reason: 'support decision', decision };
+          await h.signal(decideRefundSignal, decided);
+          await h.signal(decideRefundSignal, decided);
+          return { result: await h.result(), progress: await progressOf(h), orderId: h.workflowId.replace(/^order-/, '') };
+        });
+        expect(result.status).toBe('cancelled');
+        expect(world.refunds).toEqual(want.refund ? [{ ...want.refund, reason: want.refund.reason.replace('ORDER', orderId) }] : []);
+        expect(world.walletMc).toBe(want.walletMc);
+        expect(world.writeOffs.reduce((n, w) => n + w.amountMc, 0)).toBe(want.writtenOffMc);
+        expect(progress.refund).toMatchObject({ decision, refundedMinor: want.refundedMinor, creditsWrittenOffMc: want.writtenOffMc });
+        expect(progress.unwind).toBeUndefined();
+      });
+    }
+
+    it('support retries the failed compensation once the credits are back: then the whole order is refunded', async () => {
+      const { fakes, world } = provisioningFakes(hashMismatch);
+      const result = await withOrder(fakes, async (h) => {
+        await cancelAfterSpending(h, world);
+        world.walletMc += 300_000; // a run's hold was released
+        await h.signal(retrySignal, support);
+        return h.result();
+      });
+      expect(result.status).toBe('cancelled');
+      expect(world.walletMc).toBe(0);
+      expect(world.refunds).toEqual([{ amountCents: undefined, reason: expect.stringMatching(/^cancel:[^:]+$/) }]);
+    });
+  });
+});
