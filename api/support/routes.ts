@@ -8,7 +8,8 @@ import type { Db } from '../../core/db';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Ledger } from '../../core/ledger';
-import { cancelAndRefundSignal, retrySignal } from '../../workflows/provisioning/contract';
+import { cancelAndRefundSignal, decideRefundSignal, REFUND_DECISIONS, retrySignal } from '../../workflows/provisioning/contract';
+import { orderProgress } from '../orders/routes';
 import { decodeCursor, encodeCursor } from '../cursor';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -128,6 +129,33 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
       res.status(202).json({ order_id: params.id, action, workflow_id: row.workflow_id });
     });
   }
+
+  api.route(router, {
+    method: 'post', path: '/v1/support/orders/:id/refund-decision',
+    summary: "Decide the refund of a cancel whose compensation failed: refund the unspent part, refund all (spent credits booked as an audited adjustment), or keep it (no refund)",
+    tags, auth: 'user', use: [...guard, deps.idempotency], idempotent: true,
+    params: z.object({ id: z.string().max(200) }),
+    body: reasonBody.extend({ decision: z.enum(REFUND_DECISIONS) }),
+    responses: {
+      202: {
+        description: 'Signalled; the order ends cancelled with the refund in its progress',
+        schema: z.object({ order_id: z.string(), decision: z.enum(REFUND_DECISIONS), refund_minor: z.number().int(), currency: z.string(), workflow_id: z.string() }),
+      },
+    },
+  }, async (req, res, { params, body }) => {
+    const row = await orderRow(params.id);
+    // Only the workflow knows whether it waits for a decision (and the figures it would act on).
+    const unwind = row.status === 'needs_attention' ? (await orderProgress(temporal, row.workflow_id))?.unwind : undefined;
+    if (!unwind) throw new AppError('conflict', 'Not possible now', `The order is ${row.status} and waits for no refund decision`);
+    const refundMinor = body.decision === 'refund_all' ? unwind.refundAllMinor : body.decision === 'refund_unspent' ? unwind.refundUnspentMinor : 0;
+    const actor = `user:${req.user!.id}`;
+    await temporal.workflow.getHandle(row.workflow_id).signal(decideRefundSignal, { actor: req.user!.email ?? actor, reason: body.reason, decision: body.decision });
+    await deps.audit.record({
+      orgId: row.org_id, actor, action: 'order.refund_decision', targetType: 'order', targetId: params.id, reason: body.reason,
+      data: { decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, failed: unwind.failed.map((f) => f.compensation), lines: unwind.lines },
+    });
+    res.status(202).json({ order_id: params.id, decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, workflow_id: row.workflow_id });
+  });
 
   api.route(router, {
     method: 'post', path: '/v1/support/wallets/:id/adjustments', summary: 'Credit or debit a wallet with a reason (audited)', tags, auth: 'user',

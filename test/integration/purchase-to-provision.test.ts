@@ -12,21 +12,13 @@ import { orderWorkflowId } from '../../workflows/provisioning/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { workflowBundlePath } from '../support/stack';
+import { until } from '../support/until';
 
 let p: TestPlatform;
 let buyer: string;
 let support: string;
 let saleorUrl: string;
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 45_000, show?: () => Promise<unknown>): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${show ? `: ${JSON.stringify(await show())}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-};
 
 async function orderStatus(orderId: string, token = buyer) {
   return (await p.call('GET', `/v1/orders/${encodeURIComponent(orderId)}`, { token })).body;
@@ -154,7 +146,8 @@ describe('paid order through Saleor', () => {
       const o = await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`);
       return o.view?.status === 'FULFILLED' ? o : null;
     });
-    expect(inSaleor).toBeTruthy();
+    expect(inSaleor.view.lines.every((l: { quantityFulfilled: number; quantity: number }) => l.quantityFulfilled === l.quantity)).toBe(true);
+    expect(inSaleor.view.metadata).toContainEqual({ key: 'cmp_status', value: 'fulfilled' });
   });
 
   it('20 concurrent duplicate webhooks: one workflow, one credit grant', async () => {
@@ -193,8 +186,11 @@ describe('paid order through Saleor', () => {
     try {
       const orderId = await payInSandbox(checkout.body.payment_url);
       await until('order received', async () => (await p.clients.db('orders').where('saleor_order_id', orderId).first()) ?? null, 30_000);
-      await new Promise((r) => setTimeout(r, 3000));
-      expect((await orderStatus(orderId)).status).not.toBe('fulfilled');
+      // The workflow met the outage (Saleor refused its calls, retried), and waits: not fulfilled, not parked.
+      const before = (await sandbox('/_sandbox/faults')).refused as number;
+      await until('the workflow retried against the outage', async () => (await sandbox('/_sandbox/faults')).refused >= before + 2, 30_000);
+      const waiting = await orderStatus(orderId);
+      expect(waiting.progress).toMatchObject({ status: 'received', currentStep: 'load order' });
       await sandbox('/_sandbox/faults', { down: false });
       await until('fulfilled after Saleor is back', async () => (await orderStatus(orderId)).status === 'fulfilled', 90_000);
     } finally {
@@ -202,16 +198,10 @@ describe('paid order through Saleor', () => {
     }
   });
 
-  it('cancel and refund: compensations run, the refund is requested, the credits are voided', async () => {
+  it('cancel and refund: compensations run, the credits are voided, the whole order is refunded in Saleor', async () => {
     const walletBefore = (await p.call('GET', '/v1/wallet', { token: buyer })).body.available_mc;
-    const version = await p.clients.db('offering_versions').where('id', p.versionIds['ticket-triage']).first();
-    await p.clients.db('offering_versions').where('id', version.id).update({ sha256: '0'.repeat(64) });
-    try {
-      const checkout = await p.call('POST', '/v1/checkout', {
-        token: buyer, body: { items: [{ type: 'credit_pack', code: 'starter-1k', quantity: 1 }, { type: 'plan', offering: 'ticket-triage', plan: 'pro' }] },
-      });
-      const orderId = await payInSandbox(checkout.body.payment_url);
-      await until('needs attention', async () => (await orderStatus(orderId)).status === 'needs_attention', 45_000, () => orderStatus(orderId));
+    await withBrokenArtifact(async () => {
+      const { orderId, totalCents } = await parkPaidOrder();
       expect((await p.call('POST', `/v1/support/orders/${orderId}/cancel`, { token: support, body: { reason: 'buyer asked to cancel' } })).status).toBe(202);
       const cancelled = await until('cancelled', async () => {
         const o = await orderStatus(orderId);
@@ -220,13 +210,125 @@ describe('paid order through Saleor', () => {
       expect(cancelled.progress.steps.filter((s: { status: string }) => s.status === 'compensated').map((s: { name: string }) => s.name)).toEqual(
         expect.arrayContaining(['deactivate instance', expect.stringMatching(/^void credits/)]),
       );
+      expect(cancelled.progress.refund).toMatchObject({ decision: 'full', refundedMinor: totalCents, creditsTakenBackMc: 1_000_000 });
       expect((await p.call('GET', '/v1/wallet', { token: buyer })).body.available_mc).toBe(walletBefore);
-      const inSaleor = await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`);
-      expect(JSON.stringify(inSaleor)).toMatch(/REFUND/i);
-    } finally {
-      await p.clients.db('offering_versions').where('id', version.id).update({ sha256: version.sha256 });
-    }
+      const inSaleor = (await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`)).view;
+      expect(inSaleor.totalRefunded.amount * 100).toBe(totalCents);
+      expect(inSaleor.grantedRefunds).toEqual([expect.objectContaining({ reason: `cancel:${orderId}`, status: 'SUCCESS', amount: expect.objectContaining({ amount: totalCents / 100 }) })]);
+    });
   });
+});
+
+/** Every plan line of an order parks at the artifact check while this runs (the version's hash is wrong). */
+async function withBrokenArtifact<T>(fn: () => Promise<T>): Promise<T> {
+  const version = await p.clients.db('offering_versions').where('id', p.versionIds['ticket-triage']).first();
+  await p.clients.db('offering_versions').where('id', version.id).update({ sha256: '0'.repeat(64) });
+  try {
+    return await fn();
+  } finally {
+    await p.clients.db('offering_versions').where('id', version.id).update({ sha256: version.sha256 });
+  }
+}
+
+/** A paid order of 1,000 credits (line 0, granted first) and the Pro plan (line 1, parks at its artifact). */
+async function parkPaidOrder(): Promise<{ orderId: string; totalCents: number; packCents: number }> {
+  const checkout = await p.call('POST', '/v1/checkout', {
+    token: buyer, body: { items: [{ type: 'credit_pack', code: 'starter-1k', quantity: 1 }, { type: 'plan', offering: 'ticket-triage', plan: 'pro' }] },
+  });
+  expect(checkout.status, JSON.stringify(checkout.body)).toBe(201);
+  const orderId = await payInSandbox(checkout.body.payment_url);
+  const parked = await until('needs attention', async () => {
+    const o = await orderStatus(orderId);
+    return o.status === 'needs_attention' ? o : null;
+  }, 45_000, () => orderStatus(orderId));
+  expect(parked.last_error).toMatchObject({ step: 'verify flow artifact' });
+  const packCents = (await p.call('GET', '/v1/credit-packs')).body.items.find((x: { code: string }) => x.code === 'starter-1k').price_cents as number;
+  return { orderId, totalCents: checkout.body.total_cents, packCents };
+}
+
+describe('cancel after the buyer spent part of a credit pack', () => {
+  const cases = [
+    { decision: 'refund_unspent', takenBackMc: 700_000, writtenOffMc: 0, walletAfterMc: 0 },
+    { decision: 'refund_all', takenBackMc: 700_000, writtenOffMc: 300_000, walletAfterMc: 0 },
+    { decision: 'keep', takenBackMc: 0, writtenOffMc: 0, walletAfterMc: 700_000 },
+  ] as const;
+  for (const c of cases) {
+    it(`parks with the figures instead of refunding in full; support decides ${c.decision}: the statement and Saleor show exactly that`, async () => {
+      await withBrokenArtifact(async () => {
+        const { orderId, totalCents, packCents } = await parkPaidOrder();
+        // The buyer spends 300 of the pack's 1,000 credits (and everything else in the wallet): 700 are left.
+        const wallet = (await p.call('GET', '/v1/wallet', { token: buyer })).body;
+        const spend = await p.call('POST', `/v1/support/wallets/${wallet.wallet_id}/adjustments`, {
+          token: support, body: { amount_mc: 700_000 - wallet.available_mc, reason: 'the buyer spends 300 credits of the pack' },
+        });
+        expect(spend.status, JSON.stringify(spend.body)).toBe(201);
+        expect(spend.body.available_mc).toBe(700_000);
+
+        // Nothing to decide yet: the order waits for a retry or a cancel, not for a refund decision.
+        const early = await p.call('POST', `/v1/support/orders/${orderId}/refund-decision`, { token: support, body: { reason: 'too early', decision: 'keep' } });
+        expect(early.status).toBe(409);
+        expect(early.headers.get('content-type')).toContain('application/problem+json');
+
+        expect((await p.call('POST', `/v1/support/orders/${orderId}/cancel`, { token: support, body: { reason: 'buyer asked to cancel' } })).status).toBe(202);
+        const parked = await until('parked for a refund decision', async () => {
+          const o = await orderStatus(orderId);
+          if (o.status === 'cancelled') throw new Error(`cancelled without a decision: ${JSON.stringify(o.progress.refund)}`);
+          return o.status === 'needs_attention' && o.progress?.unwind ? o : null;
+        }, 45_000, () => orderStatus(orderId));
+        const proCents = totalCents - packCents;
+        expect(parked.last_error).toMatchObject({ step: 'void credits (line 0)', type: 'CompensationFailed' });
+        expect(parked.progress.unwind).toMatchObject({
+          currency: 'USD', totalMinor: totalCents,
+          failed: [{ compensation: 'void credits (line 0)', lines: [0], error: expect.objectContaining({ type: 'insufficient-credits' }) }],
+          lines: [
+            { line: 0, kind: 'credit_pack', totalMinor: packCents, grantedMc: 1_000_000, unspentMc: 700_000, takenBack: false },
+            { line: 1, kind: 'plan', totalMinor: proCents, takenBack: true },
+          ],
+          refundUnspentMinor: Math.floor((packCents * 7) / 10) + proCents,
+          refundAllMinor: totalCents,
+        });
+        // Nothing was refunded while support has not decided.
+        expect((await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`)).view.grantedRefunds).toEqual([]);
+
+        expect((await p.call('POST', `/v1/support/orders/${orderId}/refund-decision`, { token: buyer, body: { reason: 'me', decision: 'refund_all' } })).status).toBe(403);
+        expect((await p.call('POST', `/v1/support/orders/${orderId}/refund-decision`, { token: support, body: { reason: 'bad', decision: 'half' } })).status).toBe(400);
+        const key = `decide-${orderId}`;
+        const decide = () => p.call('POST', `/v1/support/orders/${orderId}/refund-decision`, {
+          token: support, headers: { 'idempotency-key': key }, body: { reason: `support chose ${c.decision}`, decision: c.decision },
+        });
+        const [first, replay] = [await decide(), await decide()];
+        expect(first.status, JSON.stringify(first.body)).toBe(202);
+        expect(replay.body).toEqual(first.body);
+        const expectedRefund = c.decision === 'refund_all' ? totalCents : c.decision === 'refund_unspent' ? parked.progress.unwind.refundUnspentMinor : 0;
+        expect(first.body).toMatchObject({ decision: c.decision, refund_minor: expectedRefund, currency: 'USD' });
+
+        const done = await until('cancelled after the decision', async () => {
+          const o = await orderStatus(orderId);
+          return o.status === 'cancelled' ? o : null;
+        }, 45_000, () => orderStatus(orderId));
+        expect(done.progress.refund).toMatchObject({
+          decision: c.decision, refundedMinor: expectedRefund, creditsTakenBackMc: c.takenBackMc, creditsWrittenOffMc: c.writtenOffMc,
+        });
+
+        // The statement: the unspent credits left the wallet in one transfer named by the order line, or none did.
+        expect((await p.call('GET', '/v1/wallet', { token: buyer })).body.available_mc).toBe(c.walletAfterMc);
+        const statement = (await p.call('GET', `/v1/wallets/${wallet.wallet_id}/transfers?limit=100`, { token: buyer })).body.items as { transfer_id: string; amount_mc: number }[];
+        expect(statement.filter((e) => e.transfer_id === `refund:order:${orderId}:line:0`).map((e) => e.amount_mc)).toEqual(c.takenBackMc ? [-c.takenBackMc] : []);
+        const writeOff = await p.clients.ledger.getTransfer(`write-off:order:${orderId}:line:0`);
+        expect(writeOff?.amount ?? 0).toBe(c.writtenOffMc);
+
+        // Saleor: one refund of exactly the decided amount, keyed by the decision, or none.
+        const inSaleor = (await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`)).view;
+        expect(Math.round(inSaleor.totalRefunded.amount * 100)).toBe(expectedRefund);
+        expect(inSaleor.grantedRefunds.map((g: { reason: string; status: string }) => [g.reason, g.status])).toEqual(
+          expectedRefund ? [[`cancel:${orderId}:${c.decision}`, 'SUCCESS']] : [],
+        );
+        const audit = (await p.call('GET', `/v1/support/orders/${orderId}`, { token: support })).body.audit as { action: string }[];
+        expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['order.refund_decision', ...(c.writtenOffMc ? ['ledger.write_off'] : [])]));
+        expect((await p.clients.ledger.checkInvariants()).violations).toEqual([]);
+      });
+    });
+  }
 });
 
 describe('worker killed mid-workflow', () => {

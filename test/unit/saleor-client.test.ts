@@ -44,11 +44,11 @@ describe('GraphqlSaleorClient', () => {
       id: 'T3JkZXI6MQ==', number: '7', status: 'UNFULFILLED', isPaid: true, chargeStatus: 'FULL', userEmail: 'a@b.c',
       created: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', total: { gross: { amount: 19.99, currency: 'USD' } },
       totalRefunded: { amount: 0, currency: 'USD' }, metadata: [{ key: 'orgId', value: 'org-1' }],
-      lines: [{ id: 'L1', productVariantId: 'V1', productSku: 'sku-1', productName: 'Agent', variantName: 'Pro', quantity: 1, quantityFulfilled: 0 }],
+      lines: [{ id: 'L1', productVariantId: 'V1', productSku: 'sku-1', productName: 'Agent', variantName: 'Pro', quantity: 1, quantityFulfilled: 0, totalPrice: { gross: { amount: 19.99, currency: 'USD' } } }],
       transactions: [{ id: 'T1' }],
     };
     const client = clientAnswering(() => json({ data: { order } }), seen);
-    await expect(client.getOrder('T3JkZXI6MQ==')).resolves.toMatchObject({ number: '7', totalCents: 1999, metadata: { orgId: 'org-1' }, lines: [{ variantId: 'V1', sku: 'sku-1' }] });
+    await expect(client.getOrder('T3JkZXI6MQ==')).resolves.toMatchObject({ number: '7', totalCents: 1999, metadata: { orgId: 'org-1' }, lines: [{ variantId: 'V1', sku: 'sku-1', totalCents: 1999 }] });
     expect(seen[0]!.headers.get('authorization')).toBe('Bearer app-token');
     expect(((await seen[0]!.json()) as { query: string }).query).toBe(ORDER_BY_ID);
   });

@@ -54,6 +54,8 @@ export async function createSaleorSandbox(opts: SaleorSandboxOptions): Promise<S
   const apiUrl = `${opts.publicUrl}/graphql/`;
   const domain = new URL(opts.publicUrl).host;
   const faults: Faults = { failNext: 0, down: false, delayMs: 0 };
+  /** GraphQL requests answered with an injected 503: tests wait on it to know a caller met the outage. */
+  let refused = 0;
 
   const deliveries = new DeliveryQueue({
     store,
@@ -106,6 +108,7 @@ export async function createSaleorSandbox(opts: SaleorSandboxOptions): Promise<S
     if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
     if (faults.down || faults.failNext > 0) {
       if (faults.failNext > 0) faults.failNext -= 1;
+      refused++;
       res.status(503).type('text/plain').send('Saleor sandbox: injected outage (503)');
       return;
     }
@@ -190,7 +193,7 @@ export async function createSaleorSandbox(opts: SaleorSandboxOptions): Promise<S
   // --- sandbox-only control endpoints (tests) ------------------------------
 
   app.get('/_sandbox/faults', (_req, res) => {
-    res.json(faults);
+    res.json({ ...faults, refused });
   });
   app.post('/_sandbox/faults', express.json(), (req, res) => {
     const b = (req.body ?? {}) as Partial<Faults>;

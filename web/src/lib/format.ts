@@ -8,8 +8,10 @@ export const credits = (mc: number | null | undefined) => creditFormat.format((m
 /** Signed, for statements: +100, −1.5 */
 export const signedCredits = (mc: number) => `${mc > 0 ? '+' : mc < 0 ? '−' : ''}${credits(Math.abs(mc))}`;
 
+/** An amount in the currency's minor units (cents for USD, yen for JPY), as the API counts money. */
 export function money(cents: number, currency = 'USD'): string {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency, minimumFractionDigits: 2 }).format(cents / 100);
+  const f = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+  return f.format(cents / 10 ** (f.resolvedOptions().maximumFractionDigits ?? 2));
 }
 
 export const count = (n: number) => new Intl.NumberFormat('en-US').format(n);

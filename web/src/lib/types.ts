@@ -78,7 +78,31 @@ export interface Order {
   created_at: string;
   provisioned_at: string | null;
   instances: { id: string; status: string; offering_slug: string; plan_code: string }[];
-  progress: { status: string; steps: OrderStep[]; currentStep?: string; lastError?: StepError & { step: string } } | null;
+  progress: {
+    status: string; steps: OrderStep[]; currentStep?: string; lastError?: StepError & { step: string };
+    unwind?: UnwindReport; refund?: RefundOutcome;
+  } | null;
+}
+
+export type RefundDecision = 'refund_unspent' | 'refund_all' | 'keep';
+
+/** A cancel that could not take everything back, waiting for support (money in minor units, credits in millicredits). */
+export interface UnwindReport {
+  currency: string;
+  totalMinor: number;
+  failed: { compensation: string; lines: number[]; error: StepError }[];
+  takenBack: string[];
+  lines: { line: number; kind: 'credit_pack' | 'plan'; totalMinor: number; grantedMc?: number; unspentMc?: number; takenBack: boolean }[];
+  refundUnspentMinor: number;
+  refundAllMinor: number;
+}
+
+export interface RefundOutcome {
+  decision: RefundDecision | 'full';
+  by?: string;
+  refundedMinor: number;
+  creditsTakenBackMc: number;
+  creditsWrittenOffMc: number;
 }
 
 export interface Instance {

@@ -30,7 +30,28 @@ async function signal(event: RequestEvent, action: 'retry' | 'cancel') {
   redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=${action}`);
 }
 
+const DECISIONS = ['refund_unspent', 'refund_all', 'keep'] as const;
+
+/** Support's refund decision after a failed compensation: which one, why, and an explicit confirmation. */
+async function decide(event: RequestEvent) {
+  if (!event.locals.user?.roles.includes('support')) error(403, 'This needs the support role.');
+  const form = await event.request.formData();
+  const reason = String(form.get('reason') ?? '').trim();
+  const decision = String(form.get('decision') ?? '');
+  if (!(DECISIONS as readonly string[]).includes(decision)) return fail(400, { action: 'decide' as const, reason, message: 'Choose one of the three decisions.' });
+  if (reason.length < 3 || reason.length > 500) return fail(400, { action: 'decide' as const, reason, message: 'Say why, in 3 to 500 characters.' });
+  if (form.get('confirm') !== 'yes') return fail(400, { action: 'decide' as const, reason, message: 'Tick the confirmation box first.' });
+  try {
+    await api(event, `/v1/support/orders/${encodeURIComponent(event.params.id)}/refund-decision`, { method: 'POST', body: { reason, decision } });
+  } catch (err) {
+    const f = apiFailure(err);
+    return fail(f.status, { action: 'decide' as const, reason, message: f.message });
+  }
+  redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=decide`);
+}
+
 export const actions: Actions = {
   retry: (event) => signal(event, 'retry'),
   cancel: (event) => signal(event, 'cancel'),
+  decide,
 };
