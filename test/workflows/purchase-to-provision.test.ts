@@ -52,6 +52,65 @@ describe('purchaseToProvision', () => {
     expect(world.statuses.at(-1)).toBe('fulfilled');
   });
 
+  it('a parked step runs again when support retries, and the order is fulfilled', async () => {
+    let attempts = 0;
+    const { fakes, world } = provisioningFakes({
+      verifyArtifact: async () => {
+        if (++attempts === 1) throw permanent('sha256 mismatch', 'ArtifactIntegrityError');
+        return { sha256: 'a'.repeat(64), bytes: 10 };
+      },
+    });
+    const result = await withOrder(fakes, async (h) => {
+      const p = await parked(h);
+      expect(p.lastError).toMatchObject({ step: 'verify flow artifact', type: 'ArtifactIntegrityError', message: 'sha256 mismatch' });
+      await h.signal(retrySignal, support);
+      return h.result();
+    });
+    expect(result.status).toBe('fulfilled');
+    expect(attempts).toBe(2);
+    expect(world.statuses).toEqual(['provisioning', 'needs_attention', 'provisioning', 'fulfilled']);
+    expect(world.calls.grantCredits).toHaveLength(1);
+  });
+
+  it('cancel: compensations newest-first, then the whole order refunded once', async () => {
+    const { fakes, world } = provisioningFakes(hashMismatch);
+    const { result, progress } = await withOrder(fakes, async (h) => {
+      await parked(h);
+      await h.signal(cancelAndRefundSignal, support);
+      return { result: await h.result(), progress: await progressOf(h) };
+    });
+    expect(result.status).toBe('cancelled');
+    expect(progress.steps.filter((s) => s.status === 'compensated').map((s) => s.name)).toEqual(['delete secrets', 'deactivate instance', 'void credits (line 0)']);
+    expect(world.walletMc).toBe(0);
+    expect(world.refunds).toEqual([{ amountCents: undefined, reason: `cancel:${result.orderId}` }]);
+    expect(progress.refund).toEqual({ decision: 'full', by: support.actor, refundedMinor: 2990, creditsTakenBackMc: PACK_MC, creditsWrittenOffMc: 0 });
+  });
+
+  it('cancel while a step is still running: the step finishes, nothing after it starts, what it made is undone', async () => {
+    let release!: () => void;
+    const registering = new Promise<void>((r) => (release = r));
+    const { fakes, world } = provisioningFakes({
+      registerFlow: async (input) => {
+        (world.calls.registerFlow ??= []).push(input);
+        await registering;
+        return { flowId: 'flow-1' };
+      },
+    });
+    const { result, progress } = await withOrder(fakes, async (h) => {
+      await until('the flow is being registered', async () => world.calls.registerFlow?.length === 1);
+      // The signal is in the history before the step's completion: the workflow sees the cancel while the step runs.
+      await h.signal(cancelAndRefundSignal, support);
+      release();
+      return { result: await h.result(), progress: await progressOf(h) };
+    });
+    expect(result.status).toBe('cancelled');
+    expect(world.calls.commitManifests).toBeUndefined();
+    expect(world.calls.activateInstance).toBeUndefined();
+    expect(progress.steps.find((s) => s.name === 'register flow')?.status).toBe('done');
+    expect(progress.steps.filter((s) => s.status === 'compensated').map((s) => s.name)).toEqual(['delete secrets', 'deactivate instance', 'void credits (line 0)']);
+    expect(world.refunds).toHaveLength(1);
+  });
+
   describe('a compensation that fails is never followed by a full refund', () => {
     /** Parks on the hash mismatch, the buyer spends 300 of the pack's 1,000 credits, support cancels. */
     async function cancelAfterSpending(h: WorkflowHandle, world: ReturnType<typeof provisioningFakes>['world']) {
