@@ -23,7 +23,8 @@ export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | un
   /** Extra middleware (auth, roles, idempotency, rate limits), run before validation. */
   use?: RequestHandler[];
   idempotent?: boolean;
-  responses: Record<number, { description: string; schema?: ZodType }>;
+  /** `eventStream`: the answer may also be Server-Sent Events (the client asked to stream). */
+  responses: Record<number, { description: string; schema?: ZodType; eventStream?: boolean }>;
 }
 
 type Infer<T> = T extends ZodType ? z.infer<T> : undefined;
@@ -75,7 +76,8 @@ export class ApiDefinition {
     const oaPath = spec.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     const responses: Record<string, any> = {};
     for (const [status, r] of Object.entries(spec.responses)) {
-      responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+      const content = r.schema ? { 'application/json': { schema: r.schema }, ...(r.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}) } : undefined;
+      responses[status] = content ? { description: r.description, content } : { description: r.description };
     }
     const standardErrors: Record<number, string> = { 400: 'Invalid request', 404: 'Not found', 500: 'Internal error' };
     if (spec.auth !== 'public') standardErrors[401] = 'Unauthorized';

@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger';
 import type { SaleorClient } from '../core/saleor/client';
 import type { SaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { TenancyStore } from '../core/tenancy/store';
+import { RunStreamHub } from '../core/runs/run-stream-hub';
 import { createOrderRouter, createSaleorWebhookRouter } from './orders/routes';
 import { createConnectorRouter } from './connectors/routes';
 import { createInstanceMcpRouter } from './connectors/mcp';
@@ -30,8 +31,10 @@ import { createDocsRouter } from './docs/routes';
 import { createInstanceRouter } from './instances/routes';
 import { requireRole, requireUser } from './middleware/auth';
 import { idempotency } from './middleware/idempotency';
-import { requireApiKey } from './middleware/api-key';
+import { apiKeyOrUser, requireApiKey } from './middleware/api-key';
+import { createBalanceRouter } from './usage/balance-routes';
 import { createRunRouter } from './runs/routes';
+import { createOpenAiRouter } from './openai/routes';
 import { ApiDefinition } from './openapi';
 import { createTenancyRouter } from './tenancy/routes';
 import { createUsageRouter } from './usage/routes';
@@ -81,6 +84,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const user = requireUser({ verifier, users });
   const idem = idempotency(db);
   const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: RUNS_TASK_QUEUE };
+  const streams = new RunStreamHub(config.DATABASE_URL, (err) => deps.logger.warn({ err }, 'run stream listener failed'));
 
   const body = Router();
   // Flow uploads carry a whole Langflow export; everything else is small.
@@ -102,10 +106,13 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     createWalletRouter({ api, db, ledger, tenancy, requireUser: user, requireService: requireRole('admin'), idempotency: idem }),
     createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
     createInstanceRouter({ api, instances, tenancy, requireUser: user }),
-    createUsageRouter({ api, db, tenancy, requireUser: user }),
+    // Usage is read by members and by API keys with the usage:read scope.
+    createUsageRouter({ api, db, tenancy, requireUser: apiKeyOrUser(requireApiKey(keys, 'usage:read'), user) }),
+    createBalanceRouter({ api, ledger, requireUsageKey: requireApiKey(keys, 'usage:read') }),
     createRunRouter({
-      api, db, temporal: deps.temporal, ledger, catalog, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem,
+      api, db, temporal: deps.temporal, ledger, catalog, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem, streams,
     }),
+    createOpenAiRouter({ api, db, temporal: deps.temporal, config, instances, taskQueue: taskQueues.runs, streams, requireApiKey: requireApiKey(keys) }),
     createSupportRouter({
       api, db, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
@@ -121,5 +128,5 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     api, db, temporal: deps.temporal, config, connectors, instances, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
   }));
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
-  return { routers, api, ledger, close: async () => undefined };
+  return { routers, api, ledger, close: () => streams.close() };
 }

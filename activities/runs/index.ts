@@ -12,6 +12,7 @@ import type { AgentRuntime, FlowExport } from '../../core/runtime/agent-runtime'
 import { createVersionFlows } from '../../core/runtime/version-flows';
 import { nodesDeclaringRunToken, runTokenTweaks } from '../../core/connectors/flow-inputs';
 import type { RunTokenIssuer } from '../../core/connectors/run-token';
+import { createRunStreamPublisher } from '../../core/runs/run-stream-publisher';
 import type { RunOutcome, RunRequest } from '../../workflows/runs/contract';
 import { classifyFailures } from '../failures';
 
@@ -73,7 +74,11 @@ export function createRunActivities(deps: RunDeps) {
     }
   }
 
-  async function executeRun(input: { versionId: string; input: string; sessionId?: string; timeoutMs: number; runToken?: { orgId: string; instanceId: string; runId: string } }) {
+  async function executeRun(input: {
+    versionId: string; input: string; sessionId?: string; timeoutMs: number; runToken?: { orgId: string; instanceId: string; runId: string };
+    /** Streamed runs publish their output on this run's channel as the runtime produces it. */
+    streamRunId?: string;
+  }) {
     const { flowId, flow } = await flowFor(input.versionId);
     // Runs of an instance hand the flow a connector token (minted here, so it never enters Temporal's history).
     let nodes = tokenNodes.get(flow);
@@ -81,7 +86,19 @@ export function createRunActivities(deps: RunDeps) {
     const tweaks = input.runToken && deps.connectorTokens && nodes.length > 0
       ? runTokenTweaks(nodes, await deps.connectorTokens.issue({ ...input.runToken, ttlMs: input.timeoutMs }), deps.connectorTokens.gatewayUrl)
       : undefined;
-    const result = await deps.runtime.run(flowId, { input: input.input, sessionId: input.sessionId, ...(tweaks ? { tweaks } : {}) }, { timeoutMs: input.timeoutMs });
+    const runInput = { input: input.input, sessionId: input.sessionId, ...(tweaks ? { tweaks } : {}) };
+    let result;
+    if (input.streamRunId) {
+      const publisher = createRunStreamPublisher(deps.db, input.streamRunId);
+      // A runtime that cannot stream answers in one piece: that piece is the stream.
+      result = deps.runtime.stream
+        ? await deps.runtime.stream(flowId, runInput, { timeoutMs: input.timeoutMs, onText: (t) => publisher.push(t) })
+        : await deps.runtime.run(flowId, runInput, { timeoutMs: input.timeoutMs });
+      if (!deps.runtime.stream) publisher.push(result.text);
+      await publisher.flush();
+    } else {
+      result = await deps.runtime.run(flowId, runInput, { timeoutMs: input.timeoutMs });
+    }
     return { text: result.text, usage: result.usage ?? null, latencyMs: result.latencyMs };
   }
 

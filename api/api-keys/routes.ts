@@ -1,7 +1,7 @@
 // API keys of the current organization: created with the secret shown once,
 // listed by prefix, revoked at once.
 import { Router, type RequestHandler } from 'express';
-import type { ApiKey, ApiKeyStore } from '../../core/api-keys/store';
+import { API_KEY_SCOPES, type ApiKey, type ApiKeyStore } from '../../core/api-keys/store';
 import type { AuditLog } from '../../core/audit';
 import type { TenancyStore } from '../../core/tenancy/store';
 import type { ApiDefinition } from '../openapi';
@@ -31,12 +31,17 @@ export function createApiKeyRouter(deps: ApiKeyRouteDeps): Router {
   api.route(router, {
     method: 'post', path: '/v1/api-keys', summary: 'Create an API key; the secret is in this answer only', tags, auth: 'user',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
-    body: z.object({ name: z.string().trim().min(1).max(80), instance_id: uuid.optional() }),
+    body: z.object({
+      name: z.string().trim().min(1).max(80),
+      instance_id: uuid.optional(),
+      scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length).default(['runs'])
+        .describe('runs: call agents; usage:read: read GET /v1/balance and GET /v1/usage'),
+    }),
     responses: { 201: { description: 'Created', schema: apiKeySchema.extend({ secret: z.string() }) } },
   }, async (req, res, { body }) => {
     const orgId = await orgOf(req, deps.tenancy);
-    const key = await keys.create({ orgId, name: body.name, createdBy: req.user!.id, instanceId: body.instance_id ?? null });
-    await deps.audit.record({ orgId, actor: `user:${req.user!.id}`, action: 'api_key.create', targetType: 'api_key', targetId: key.id, data: { name: key.name } });
+    const key = await keys.create({ orgId, name: body.name, createdBy: req.user!.id, instanceId: body.instance_id ?? null, scopes: body.scopes });
+    await deps.audit.record({ orgId, actor: `user:${req.user!.id}`, action: 'api_key.create', targetType: 'api_key', targetId: key.id, data: { name: key.name, scopes: key.scopes } });
     res.status(201).json({ ...apiKeyView(key), secret: key.secret });
   });
 

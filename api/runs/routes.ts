@@ -8,7 +8,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
-import { AppError, InsufficientCreditsError, notFound } from '../../core/errors';
+import { AppError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
@@ -16,7 +16,10 @@ import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { uuid } from '../schemas';
+import type { RunStreamHub } from '../../core/runs/run-stream-hub';
+import { runOutcomeError } from './outcome';
 import { createRunStarter } from './run-starter';
+import { answerRunAsStream, unlessStreaming, wantsStream } from './stream-route';
 
 export interface RunRouteDeps {
   api: ApiDefinition;
@@ -29,6 +32,8 @@ export interface RunRouteDeps {
   requireApiKey: RequestHandler;
   requireUser: RequestHandler;
   idempotency: RequestHandler;
+  /** Where streamed runs' chunks arrive (PostgreSQL LISTEN). */
+  streams: RunStreamHub;
 }
 
 /** What one demo message costs the visitor's demo wallet. */
@@ -40,6 +45,7 @@ const runBody = z.object({
   input: z.string().min(1).max(20_000),
   session_id: z.string().max(200).optional(),
   max_credits: z.number().positive().max(1e9).optional().describe('Cap on what this run may cost, in credits'),
+  stream: z.boolean().optional().describe('Answer with Server-Sent Events: run.started, output…, run.completed (also with Accept: text/event-stream)'),
 });
 
 const runResultSchema = z
@@ -71,13 +77,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       return;
     }
     if (outcome.status === 'succeeded') recordRunAddedLatency((latency - outcome.runtimeLatencyMs) / 1000);
-    if (outcome.status === 'rejected') throw new InsufficientCreditsError(outcome.availableMc, outcome.requiredMc);
-    if (outcome.status === 'timed_out') {
-      throw new AppError('upstream-timeout', 'Agent timed out', `The agent did not answer in time; nothing was charged (run ${runId})`, { run_id: runId });
-    }
-    if (outcome.status !== 'succeeded') {
-      throw new AppError('upstream-unavailable', 'Agent failed', `The agent failed: ${outcome.error.message}; nothing was charged (run ${runId})`, { run_id: runId });
-    }
+    if (outcome.status !== 'succeeded') throw runOutcomeError(outcome, runId);
     res.json({
       run_id: runId, status: 'succeeded', output: outcome.output, credits_charged: outcome.chargedMc / 1000, credits_charged_mc: outcome.chargedMc,
       balance_mc: outcome.balanceMc, latency_ms: latency,
@@ -87,10 +87,10 @@ export function createRunRouter(deps: RunRouteDeps): Router {
 
   api.route(router, {
     method: 'post', path: '/v1/runs', summary: 'Run an agent: answers with its output, the credits charged and the balance', tags: ['Runs'], auth: 'apiKey',
-    use: [deps.requireApiKey, deps.idempotency], idempotent: true,
+    use: [deps.requireApiKey, unlessStreaming(deps.idempotency)], idempotent: true,
     body: runBody,
     responses: {
-      200: { description: 'The run succeeded', schema: runResultSchema },
+      200: { description: 'The run succeeded (or, streamed, text/event-stream: run.started, output…, run.completed with this Run)', schema: runResultSchema, eventStream: true },
       202: { description: 'Still running after the bounded wait; poll GET /v1/runs/{id}', schema: runResultSchema },
       402: { description: 'Insufficient credits (with balance and required hold)' },
       429: { description: 'Rate limited (RateLimit headers)' },
@@ -112,6 +112,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
     });
     recordStart(run);
+    if (wantsStream(req)) return answerRunAsStream({ temporal, hub: deps.streams, taskQueue: deps.taskQueue }, req, res, run, startedAt);
     answer(res, await starter.execute(run, config.RUN_SYNC_WAIT_MS), run.runId, startedAt);
   });
 

@@ -8,6 +8,10 @@ import { notFound, validation } from '../errors';
 
 export const API_KEY_PREFIX = 'cmp_live_';
 
+/** What a key may do: `runs` calls agents; `usage:read` reads the organization's balance and usage. */
+export const API_KEY_SCOPES = ['runs', 'usage:read'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
 export interface ApiKey {
   id: string;
   orgId: string;
@@ -40,7 +44,7 @@ export class ApiKeyStore {
 
   constructor(private readonly db: Db) {}
 
-  async create(input: { orgId: string; name: string; createdBy: string | null; instanceId?: string | null; scopes?: string[] }): Promise<CreatedApiKey> {
+  async create(input: { orgId: string; name: string; createdBy: string | null; instanceId?: string | null; scopes?: ApiKeyScope[] }): Promise<CreatedApiKey> {
     if (input.instanceId) {
       const instance = await this.db('instances').where({ id: input.instanceId, org_id: input.orgId }).first();
       if (!instance) throw validation('The instance does not exist in this organization', [{ path: 'instance_id', message: 'unknown instance' }]);
@@ -49,7 +53,7 @@ export class ApiKeyStore {
     const secret = `${API_KEY_PREFIX}${prefix}_${randomBytes(32).toString('base64url')}`;
     const [row] = await this.db('api_keys')
       .insert({
-        org_id: input.orgId, name: input.name, prefix, key_hash: sha256(secret), scopes: input.scopes ?? ['runs'],
+        org_id: input.orgId, name: input.name, prefix, key_hash: sha256(secret), scopes: input.scopes?.length ? [...new Set(input.scopes)] : ['runs'],
         instance_id: input.instanceId ?? null, created_by: input.createdBy,
       })
       .returning('*');

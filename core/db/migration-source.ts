@@ -6,12 +6,14 @@ import * as m001 from '../../migrations/20261125_001_tenancy_catalog';
 import * as m002 from '../../migrations/20261125_002_ledger';
 import * as m003 from '../../migrations/20261125_003_runs';
 import * as m004 from '../../migrations/20261125_004_connectors';
+import * as m005 from '../../migrations/20261203_005_api_key_scopes';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
   '20261125_002_ledger': m002,
   '20261125_003_runs': m003,
   '20261125_004_connectors': m004,
+  '20261203_005_api_key_scopes': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -83,6 +83,8 @@ export interface AgentRuntime {
   health(opts?: { timeoutMs?: number }): Promise<RuntimeHealth>;
   ensureFlow(input: EnsureFlowInput): Promise<EnsureFlowResult>;
   run(flowIdOrEndpoint: string, input: RunInput, opts?: RunOptions): Promise<RunResult>;
+  /** Runs a flow, handing its output text to `onText` piece by piece as the runtime produces it; resolves with the whole result. */
+  stream?(flowIdOrEndpoint: string, input: RunInput, opts: RunOptions & { onText(text: string): void }): Promise<RunResult>;
   close(): Promise<void>;
 }
 

@@ -3,10 +3,14 @@
 //   GET  /api/v1/flows/?header_flows…  find a flow by endpoint name or name
 //   POST /api/v1/flows/                create; PATCH /api/v1/flows/{id} update
 //   POST /api/v1/run/{id|endpoint}     run; answer at outputs[0].outputs[0].results.message.text
+//   POST /api/v1/run/{id}?stream=true  the same run as a stream of `{"event", "data"}` JSON objects separated by
+//                                      blank lines: `token` pieces (flows whose model streams), `add_message`,
+//                                      `error`, and `end` carrying the whole run response
 import { createHash } from 'node:crypto';
 import type { Config } from '../config';
 import {
   RuntimeRequestError,
+  RuntimeTimeoutError,
   RuntimeUnavailableError,
   type AgentRuntime,
   type EnsureFlowInput,
@@ -95,6 +99,61 @@ export class LangflowRuntime implements AgentRuntime {
     const latencyMs = performance.now() - t0;
     if (res.status !== 200) throw this.errorFor(res, `Langflow run of ${flowIdOrEndpoint}`);
     return { ...parseRunResponse(res.body, flowIdOrEndpoint), latencyMs, raw: res.body };
+  }
+
+  async stream(flowIdOrEndpoint: string, input: RunInput, opts: RunOptions & { onText(text: string): void }): Promise<RunResult> {
+    const what = `Langflow streamed run of ${flowIdOrEndpoint}`;
+    const body: Record<string, unknown> = { input_value: input.input, input_type: 'chat', output_type: 'chat' };
+    if (input.tweaks) body.tweaks = input.tweaks;
+    if (input.sessionId) body.session_id = input.sessionId;
+    const timeoutMs = opts.timeoutMs ?? this.opts.runTimeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+    const t0 = performance.now();
+    let streamed = false;
+    try {
+      const res = await fetch(`${this.base}/api/v1/run/${encodeURIComponent(flowIdOrEndpoint)}?stream=true`, {
+        method: 'POST', headers: { 'x-api-key': this.opts.apiKey, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify(body), signal,
+      });
+      if (res.status !== 200 || !res.body) {
+        const text = await res.text();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        throw this.errorFor({ status: res.status, body: parsed, text }, what);
+      }
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const bytes of res.body) {
+        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const raw = buffer.slice(0, cut).trim();
+          buffer = buffer.slice(cut + 2);
+          if (!raw) continue;
+          const event = JSON.parse(raw) as { event?: string; data?: Record<string, unknown> };
+          if (event.event === 'token' && typeof event.data?.chunk === 'string') {
+            streamed = true;
+            opts.onText(event.data.chunk);
+          } else if (event.event === 'error') {
+            throw new RuntimeRequestError(`${what} failed: ${JSON.stringify(event.data?.error ?? event.data).slice(0, 500)}`);
+          } else if (event.event === 'end') {
+            const result = parseRunResponse(event.data?.result, flowIdOrEndpoint);
+            // Components that answer in one piece (the launch agents do) stream no tokens: the whole answer is the one chunk.
+            if (!streamed) opts.onText(result.text);
+            return { ...result, latencyMs: performance.now() - t0, raw: event.data?.result };
+          }
+        }
+      }
+      throw new RuntimeUnavailableError(`${what} ended without its end event`);
+    } catch (err) {
+      if (deadline.aborted) throw new RuntimeTimeoutError(timeoutMs, what);
+      if (err instanceof RuntimeRequestError || err instanceof RuntimeUnavailableError) throw err;
+      throw new RuntimeUnavailableError(`${what}: ${(err as Error).message}`);
+    }
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,11 @@
 // called directly (the baseline). Concurrency 1, 16 and 64; added latency
 // p50/p95/p99 and runs per second. Starts what it needs itself on test slot 9:
 // PostgreSQL, the Temporal dev server, S3, the stand-in, the API and a runs
-// worker in this process.
+// worker in this process. Streamed runs (POST /v1/runs with "stream": true,
+// chunks through PostgreSQL LISTEN/NOTIFY) are timed to their first output
+// chunk and to their end at concurrency 1 and 16.
 //   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
+//   BENCH_RUNS=20 npm run bench:runs   a quick smoke
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +50,45 @@ function post(url: string, body: string, headers: Record<string, string>): Promi
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** One streamed POST: the time to its first `output` event and to the end of the stream. */
+function postStream(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; firstChunkMs: number; totalMs: number }> {
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let firstChunkMs = NaN;
+      let seen = '';
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => {
+        if (Number.isNaN(firstChunkMs)) {
+          seen += text;
+          if (seen.includes('event: output')) firstChunkMs = performance.now() - start;
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, firstChunkMs, totalMs: performance.now() - start }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function loadStreamed(concurrency: number, total: number, call: () => ReturnType<typeof postStream>) {
+  const first: number[] = [];
+  const whole: number[] = [];
+  let failures = 0;
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next++ < total) {
+      const r = await call();
+      if (r.status !== 200 || Number.isNaN(r.firstChunkMs)) failures++;
+      else first.push(r.firstChunkMs);
+      whole.push(r.totalMs);
+    }
+  }));
+  first.sort((a, b) => a - b);
+  whole.sort((a, b) => a - b);
+  return { ttfc_p50: pct(first, 50), ttfc_p95: pct(first, 95), total_p50: pct(whole, 50), total_p95: pct(whole, 95), failures };
 }
 
 async function load(concurrency: number, total: number, call: () => Promise<number>) {
@@ -129,6 +171,8 @@ async function main(): Promise<void> {
 
     const runBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice' });
     const runCall = () => post(`${apiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+    const streamBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice', stream: true });
+    const streamCall = () => postStream(`${apiUrl}/v1/runs`, streamBody, { authorization: `Bearer ${key}` });
     // Warm up: flow registration, artifact cache, connection pools, JIT.
     await load(8, 200, runCall);
     const flowId = (await new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }).ensureFlow({
@@ -143,6 +187,7 @@ async function main(): Promise<void> {
       return 200;
     };
     await load(8, 100, floorCall);
+    await loadStreamed(8, 50, streamCall);
 
     const rows: Record<string, number>[] = [];
     const figures: Record<string, number> = {};
@@ -164,6 +209,15 @@ async function main(): Promise<void> {
       figures[`c${c}_temporal_floor_p95_ms`] = Math.round(row.floor_p95 * 10) / 10;
       figures[`c${c}_temporal_floor_per_s`] = Math.round(row.floor_per_s);
     }
+    const streamed: Record<string, number>[] = [];
+    for (const c of [1, 16]) {
+      const s_ = await loadStreamed(c, perLevel, streamCall);
+      streamed.push({ concurrency: c, ...s_ });
+      figures[`c${c}_stream_first_chunk_p50_ms`] = Math.round(s_.ttfc_p50 * 10) / 10;
+      figures[`c${c}_stream_first_chunk_p95_ms`] = Math.round(s_.ttfc_p95 * 10) / 10;
+      figures[`c${c}_stream_total_p95_ms`] = Math.round(s_.total_p95 * 10) / 10;
+      figures[`c${c}_stream_failures`] = s_.failures;
+    }
     console.log('\nrun path vs. the runtime stand-in called directly (ms)');
     console.log('(temporal floor: an empty workflow of the same shape, Update-with-Start, on the same server in this run)');
     console.log('conc  base p50  base p95 floor p50 floor p95  floor/s   run p50   run p95   run p99  added p50  added p95  added p99   runs/s  failed');
@@ -173,6 +227,11 @@ async function main(): Promise<void> {
           ...[r.run_p50, r.run_p95, r.run_p99, r.added_p50, r.added_p95, r.added_p99].map((v) => v!.toFixed(1).padStart(9)),
           r.runs_per_s!.toFixed(0).padStart(8), String(r.failures).padStart(7)].join(' '),
       );
+    }
+    console.log('\nstreamed runs ("stream": true; the stand-in answers in one piece, as the launch agents do on Langflow) (ms)');
+    console.log('conc  first chunk p50  first chunk p95   end p50   end p95  failed   (non-streamed run p50/p95 above)');
+    for (const r of streamed) {
+      console.log([r.concurrency!.toString().padStart(4), r.ttfc_p50!.toFixed(1).padStart(16), r.ttfc_p95!.toFixed(1).padStart(16), r.total_p50!.toFixed(1).padStart(9), r.total_p95!.toFixed(1).padStart(9), String(r.failures).padStart(7)].join(' '));
     }
     const invariants = await clients.ledger.checkInvariants();
     const runsPerS = Math.max(...rows.map((r) => r.runs_per_s!));
@@ -184,6 +243,7 @@ async function main(): Promise<void> {
     await running;
     await workerConnection.close();
     server.close();
+    await platform.close();
     await connection.close();
     await clients.close();
   } finally {

@@ -55,7 +55,7 @@ export async function startFakeRuntime(opts: { port?: number; apiKey?: string } 
         runs.set(target, (runs.get(target) ?? 0) + 1);
         const text = `echo: ${String(body.input_value ?? '')}`;
         const sessionId = typeof body.session_id === 'string' ? body.session_id : randomUUID();
-        return send(res, 200, {
+        const answer = {
           session_id: sessionId,
           outputs: [
             {
@@ -69,7 +69,14 @@ export async function startFakeRuntime(opts: { port?: number; apiKey?: string } 
               ],
             },
           ],
-        });
+        };
+        // ?stream=true: what Langflow 1.13 streams for a component that answers in one piece, a single `end` event.
+        if (url.searchParams.get('stream') === 'true') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+          res.end(`${JSON.stringify({ event: 'end', data: { result: answer } })}\n\n`);
+          return;
+        }
+        return send(res, 200, answer);
       }
       if (path === '/api/v1/flows/' && req.method === 'GET') {
         return send(res, 200, [...flows.values()].map(({ data: _data, ...header }) => header));

@@ -21,6 +21,8 @@ export interface RunRequest {
   pricePerRunMc: number;
   pricePer1kTokensMc: number;
   timeoutMs: number;
+  /** Publish the output as the runtime produces it on the run's stream channel (core/runs/run-stream.ts). */
+  stream?: boolean;
 }
 
 export type RunOutcome =

@@ -51,6 +51,7 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
   try {
     result = await runtime.executeRun({
       versionId: req.versionId, input: req.input, sessionId: req.sessionId, timeoutMs: req.timeoutMs,
+      ...(req.stream ? { streamRunId: req.runId } : {}),
       // Runs of an org's instance may call its connectors: the activity mints a run-scoped token for them.
       ...(req.instanceId && req.payer.kind === 'org' ? { runToken: { orgId: req.payer.orgId, instanceId: req.instanceId, runId: req.runId } } : {}),
     });

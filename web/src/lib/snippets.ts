@@ -57,3 +57,31 @@ export function embedSnippet(origin: string, agent: string, name: string): strin
   width="380" height="560" loading="lazy"
   style="border:1px solid #e3e8ee;border-radius:12px"></iframe>`;
 }
+
+/** The official OpenAI SDK for TypeScript (`npm install openai`), pointed at CMP: model = agent slug. */
+export function openAiTypescriptSnippet(apiUrl: string, agent: string, input: string, key?: string): string {
+  return `// npm install openai
+import OpenAI from 'openai';
+
+const client = new OpenAI({ baseURL: '${apiUrl}/v1', apiKey: ${key ? JSON.stringify(key) : 'process.env.CMP_API_KEY'} });
+const stream = await client.chat.completions.create({
+  model: ${JSON.stringify(agent)},
+  messages: [{ role: 'user', content: ${JSON.stringify(input)} }],
+  stream: true,
+});
+for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta.content ?? '');`;
+}
+
+/** The official OpenAI SDK for Python (`pip install openai`), pointed at CMP: model = agent slug. */
+export function openAiPythonSnippet(apiUrl: string, agent: string, input: string, key?: string): string {
+  return `# pip install openai
+import os
+from openai import OpenAI
+
+client = OpenAI(base_url="${apiUrl}/v1", api_key=${key ? JSON.stringify(key) : 'os.environ["CMP_API_KEY"]'})
+completion = client.chat.completions.create(
+    model=${JSON.stringify(agent)},
+    messages=[{"role": "user", "content": ${JSON.stringify(input)}}],
+)
+print(completion.choices[0].message.content)`;
+}

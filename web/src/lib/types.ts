@@ -122,6 +122,8 @@ export interface ApiKey {
   id: string;
   name: string;
   prefix: string;
+  /** runs: call agents; usage:read: read GET /v1/balance and GET /v1/usage. */
+  scopes: string[];
   instance_id: string | null;
   created_at: string;
   last_used_at: string | null;

@@ -31,9 +31,11 @@ export const actions: Actions = {
     const form = await event.request.formData();
     const name = String(form.get('name') ?? '').trim();
     const instanceId = String(form.get('instance_id') ?? '');
+    const scopes = form.getAll('scopes').map(String).filter((s) => s === 'runs' || s === 'usage:read');
     if (!name || name.length > 80) return fail(400, { action: 'createKey', message: 'Give the key a name (up to 80 characters).' });
+    if (scopes.length === 0) return fail(400, { action: 'createKey', message: 'Choose what the key may do: run agents, read balance and usage, or both.' });
     try {
-      const key = await api<{ secret: string; name: string }>(event, '/v1/api-keys', { method: 'POST', body: { name, ...(instanceId ? { instance_id: instanceId } : {}) } });
+      const key = await api<{ secret: string; name: string }>(event, '/v1/api-keys', { method: 'POST', body: { name, scopes, ...(instanceId ? { instance_id: instanceId } : {}) } });
       // The secret exists only in this answer, so it is returned to the page rather than redirected away.
       return { action: 'createKey', created: { name: key.name, secret: key.secret } };
     } catch (err) {
