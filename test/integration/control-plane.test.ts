@@ -185,7 +185,10 @@ describe('HTTP contract', () => {
             });
             seen.push(`${res.status} ${method} ${path}`);
             expect(res.status, `${method} ${path}`).toBeLessThan(500);
-            if (res.status >= 400) expect(res.headers.get('content-type'), `${method} ${path}`).toContain('application/problem+json');
+            // OpenAI-compatible routes answer errors in OpenAI's shape, which its SDKs parse; every other route in problem+json.
+            const openAi = (((ops as Record<string, { tags?: string[] }>)[method])?.tags ?? []).includes('OpenAI-compatible');
+            if (res.status >= 400 && openAi) expect(((await res.json()) as { error?: { message?: unknown } }).error?.message, `${method} ${path}`).toEqual(expect.any(String));
+            else if (res.status >= 400) expect(res.headers.get('content-type'), `${method} ${path}`).toContain('application/problem+json');
           }
         }
       }
