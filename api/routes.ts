@@ -34,7 +34,8 @@ import { idempotency } from './middleware/idempotency';
 import { apiKeyOrUser, requireApiKey } from './middleware/api-key';
 import { createBalanceRouter } from './usage/balance-routes';
 import { createRunRouter } from './runs/routes';
-import { createOpenAiRouter } from './openai/routes';
+import { OPENAI_PATHS, createOpenAiRouter } from './openai/routes';
+import { openAiErrorHandler } from './openai/errors';
 import { ApiDefinition } from './openapi';
 import { createTenancyRouter } from './tenancy/routes';
 import { createUsageRouter } from './usage/routes';
@@ -90,6 +91,8 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   // Flow uploads carry a whole Langflow export; everything else is small.
   body.use('/v1/admin', json({ limit: '5mb' }));
   body.use(json({ limit: BODY_LIMIT }));
+  // Express hands an error only to error handlers of the router it arose in: bad JSON for the OpenAI routes is answered here, in OpenAI's shape.
+  body.use(OPENAI_PATHS, openAiErrorHandler);
 
   const routers = [
     // First: the Saleor webhook reads its raw body before any JSON parser does.

@@ -10,7 +10,7 @@ export function problemBody(type: ProblemType, title: string, status: number, de
 }
 
 /** Maps body-parser and other framework errors onto our taxonomy. */
-function toAppError(err: unknown): AppError | undefined {
+export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err instanceof ZodError) {
     return new AppError('validation', 'Invalid request', 'The request does not match the schema', {

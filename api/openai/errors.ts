@@ -3,8 +3,8 @@
 // OpenAI's SDKs and every tool built on them parse; statuses and headers
 // (Retry-After, RateLimit) are the same as on the rest of the API.
 import type { ErrorRequestHandler } from 'express';
-import { ZodError } from 'zod';
-import { AppError, type ProblemType } from '../../core/errors';
+import type { AppError, ProblemType } from '../../core/errors';
+import { toAppError } from '../middleware/problem';
 
 const OPENAI_ERRORS: Partial<Record<ProblemType, { type: string; code: string }>> = {
   validation: { type: 'invalid_request_error', code: 'invalid_request' },
@@ -19,23 +19,10 @@ const OPENAI_ERRORS: Partial<Record<ProblemType, { type: string; code: string }>
 };
 
 export function openAiError(err: AppError): { status: number; body: { error: { message: string; type: string; param: string | null; code: string } } } {
-  const kind = OPENAI_ERRORS[err.type] ?? { type: 'api_error', code: err.type.replace(/-/g, '_') };
+  const kind = OPENAI_ERRORS[err.type] ?? { type: err.status < 500 ? 'invalid_request_error' : 'api_error', code: err.type.replace(/-/g, '_') };
   const errors = err.extensions.errors as { path: string; message: string }[] | undefined;
   const message = errors?.length ? `${err.detail ?? err.title}: ${errors.map((e) => `${e.path || 'body'}: ${e.message}`).join('; ')}` : (err.detail ?? err.title);
   return { status: err.status, body: { error: { message, type: kind.type, param: errors?.[0]?.path || null, code: kind.code } } };
-}
-
-function toAppError(err: unknown): AppError | null {
-  if (err instanceof AppError) return err;
-  if (err instanceof ZodError) {
-    return new AppError('validation', 'Invalid request', 'The request does not match the schema', {
-      errors: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  const e = err as { type?: string; status?: number };
-  if (e.type === 'entity.parse.failed') return new AppError('validation', 'Invalid request', 'The request body is not valid JSON');
-  if (e.type === 'entity.too.large') return new AppError('payload-too-large', 'Payload too large', 'The request body is too large');
-  return null;
 }
 
 export const openAiErrorHandler: ErrorRequestHandler = (err, req, res, next) => {

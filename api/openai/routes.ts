@@ -33,7 +33,7 @@ export interface OpenAiRouteDeps {
 
 /** Header naming the conversation, for clients that cannot set the body's `user` field. */
 export const SESSION_HEADER = 'x-session-id';
-const PATHS = ['/v1/models', '/v1/chat/completions'];
+export const OPENAI_PATHS = ['/v1/models', '/v1/chat/completions'];
 
 const errorSchema = z
   .object({ error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }) })
@@ -155,7 +155,7 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     });
   });
 
-  router.use(PATHS, openAiErrorHandler);
+  router.use(OPENAI_PATHS, openAiErrorHandler);
   return router;
 }
 
