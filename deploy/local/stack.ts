@@ -261,6 +261,8 @@ export async function startS3(layout: StackLayout, buckets = ['cmp-artifacts']):
     '-logtostderr', `-config_dir=${dir}`,
     'server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1',
     `-master.port=${p.s3Master}`, `-master.port.grpc=${p.s3MasterGrpc}`, '-master.telemetry=false',
+    // The one master resumes its Raft state on a restart and waits a whole election timeout (10 s) before it leads.
+    '-master.electionTimeout=1s',
     `-volume.port=${p.s3Volume}`, `-volume.port.grpc=${p.s3VolumeGrpc}`, '-volume.preStopSeconds=0',
     '-filer', `-filer.port=${p.s3Filer}`, `-filer.port.grpc=${p.s3FilerGrpc}`,
     '-s3', `-s3.port=${p.s3}`, `-s3.port.grpc=${p.s3Grpc}`, `-s3.config=${identities}`,

@@ -18,6 +18,7 @@ import {
   createSecretStore,
   type SecretStore,
 } from '../../core/secrets';
+import { listeningSockets } from '../support/listeners';
 import { testConfig } from '../support/stack';
 
 const config = testConfig();
@@ -134,6 +135,10 @@ describe('VaultSecretStore against a private OpenBao (outages, restarts, the pol
   afterAll(async () => {
     await bao?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('listens on 127.0.0.1 only: its API and its cluster port', () => {
+    expect(listeningSockets(bao!.child!.pid!)).toEqual([`127.0.0.1:${port}`, `127.0.0.1:${clusterPort}`].sort());
   });
 
   it('fails with a retryable error while sealed, and a retry succeeds once it is unsealed', async () => {
