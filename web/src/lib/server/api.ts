@@ -1,8 +1,40 @@
 // The store's one API client. Server-side only: it calls the API with the
 // session's access token and turns every non-2xx answer into SvelteKit's
 // error(status, message), so a failure is never swallowed into a 200 page.
+// Calls go through openapi-fetch over the types generated from the API's
+// /openapi.json ($lib/api/schema), so paths, parameters, bodies and answers
+// are checked against the API at compile time.
 import { error, isHttpError, type RequestEvent } from '@sveltejs/kit';
+import createClient from 'openapi-fetch';
+import type { paths } from '$lib/api/schema';
 import { apiUrl } from './env';
+
+type Event = Pick<RequestEvent, 'locals' | 'fetch'>;
+
+/** The typed client, with the session's token unless `anonymous` (public routes). */
+export function apiClient(event: Event, opts: { anonymous?: boolean; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  if (event.locals.accessToken && !opts.anonymous) headers.authorization = `Bearer ${event.locals.accessToken}`;
+  return createClient<paths>({
+    baseUrl: apiUrl(),
+    headers,
+    fetch: async (request) => {
+      try {
+        return await fetch(request, { signal: AbortSignal.timeout(30_000) });
+      } catch (err) {
+        console.error(`API ${request.method} ${new URL(request.url).pathname} unreachable`, err);
+        error(502, 'The CMP API is unreachable right now. Please try again in a moment.');
+      }
+    },
+  });
+}
+
+/** The answer of a typed call; any non-2xx becomes error(status, detail). */
+export async function data<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data: body, error: problem, response } = await call;
+  if (!response.ok) error(response.status, problemMessage(response.status, problem ?? null));
+  return body as T;
+}
 
 export interface CallOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -21,7 +53,8 @@ export function problemMessage(status: number, body: unknown): string {
   return [p?.detail ?? p?.title ?? `The API answered ${status}`, fields].filter(Boolean).join(' — ');
 }
 
-export async function rawCall(event: Pick<RequestEvent, 'locals' | 'fetch'>, path: string, opts: CallOptions = {}): Promise<Response> {
+/** An untyped call for what the typed client cannot express (the demo's cookies, a streamed answer). */
+export async function rawCall(event: Event, path: string, opts: CallOptions = {}): Promise<Response> {
   const url = new URL(`${apiUrl()}${path}`);
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
@@ -38,20 +71,6 @@ export async function rawCall(event: Pick<RequestEvent, 'locals' | 'fetch'>, pat
     console.error(`API ${opts.method ?? 'GET'} ${path} unreachable`, err);
     error(502, 'The CMP API is unreachable right now. Please try again in a moment.');
   }
-}
-
-/** Calls the API and returns its JSON; any non-2xx becomes error(status, detail). */
-export async function api<T = any>(event: Pick<RequestEvent, 'locals' | 'fetch'>, path: string, opts: CallOptions = {}): Promise<T> {
-  const res = await rawCall(event, path, opts);
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = text;
-  }
-  if (!res.ok) error(res.status, problemMessage(res.status, body));
-  return body as T;
 }
 
 /** For form actions: the API's failure as { status, message } to hand to fail(), anything else rethrown. */

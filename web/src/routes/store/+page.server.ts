@@ -1,5 +1,4 @@
-import { api } from '$lib/server/api';
-import type { Offering } from '$lib/types';
+import { apiClient, data } from '$lib/server/api';
 import type { PageServerLoad } from './$types';
 
 const SORTS = ['featured', 'popular', 'newest', 'name'] as const;
@@ -11,8 +10,8 @@ export const load: PageServerLoad = async (event) => {
   const sortParam = params.get('sort') ?? 'featured';
   const sort = (SORTS as readonly string[]).includes(sortParam) ? sortParam : 'featured';
   const cursor = params.get('cursor') ?? undefined;
-  const page = await api<{ items: Offering[]; total: number; next_cursor: string | null; categories: { category: string; count: number }[] }>(
-    event, '/v1/offerings', { query: { q, category, sort, cursor, limit: 24 }, anonymous: true },
-  );
+  const page = await data(apiClient(event, { anonymous: true }).GET('/v1/offerings', {
+    params: { query: { q: q || undefined, category: category || undefined, sort: sort as (typeof SORTS)[number], cursor, limit: 24 } },
+  }));
   return { ...page, q, category, sort };
 };

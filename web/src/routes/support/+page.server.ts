@@ -1,4 +1,4 @@
-import { api } from '$lib/server/api';
+import { apiClient, data } from '$lib/server/api';
 import type { PageServerLoad } from './$types';
 
 const FILTERS = ['needs_attention', 'provisioning', 'failed', 'done', 'all'] as const;
@@ -22,8 +22,9 @@ export const load: PageServerLoad = async (event) => {
   const filter = (FILTERS as readonly string[]).includes(requested) ? requested : 'needs_attention';
   const q = event.url.searchParams.get('q')?.trim().slice(0, 200) ?? '';
   const cursor = event.url.searchParams.get('cursor') ?? undefined;
-  const page = await api<{ items: SupportOrderRow[]; next_cursor: string | null; counts: Record<string, number> }>(event, '/v1/support/orders', {
-    query: { filter, q, cursor, limit: 50 },
-  });
-  return { ...page, filter, q };
+  const page = await data(apiClient(event).GET('/v1/support/orders', {
+    params: { query: { filter: filter as (typeof FILTERS)[number], q: q || undefined, cursor, limit: 50 } },
+  }));
+  // The API documents the rows loosely; the page reads these fields.
+  return { ...page, items: page.items as unknown as SupportOrderRow[], filter, q };
 };

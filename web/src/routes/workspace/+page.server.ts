@@ -1,23 +1,19 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { api, apiFailure } from '$lib/server/api';
-import type { ApiKey, CreditPack, Instance } from '$lib/types';
+import { apiClient, apiFailure, data } from '$lib/server/api';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
-
-interface Wallet { wallet_id: string; available_mc: number; posted_mc: number; held_mc: number }
-interface Usage { days: { date: string; runs: number; failed_runs: number; credits_mc: number; tokens: number }[]; totals: { runs: number; failed_runs: number; credits_mc: number; tokens: number } }
-interface StatementEntry { transfer_id: string; kind: string; label: string; amount_mc: number; transfer_amount_mc: number; reason: string; run_id: string | null; order_id: string | null; created_at: string }
 
 export const load: PageServerLoad = async (event) => {
   if (!event.locals.user) redirect(303, '/auth/login?return_to=/workspace');
   event.depends('app:workspace');
+  const api = apiClient(event);
   const [wallet, usage, instances, keys, packs] = await Promise.all([
-    api<Wallet>(event, '/v1/wallet'),
-    api<Usage>(event, '/v1/usage', { query: { days: 30 } }),
-    api<{ items: Instance[] }>(event, '/v1/instances'),
-    api<{ items: ApiKey[] }>(event, '/v1/api-keys'),
-    api<{ items: CreditPack[] }>(event, '/v1/credit-packs', { anonymous: true }),
+    data(api.GET('/v1/wallet')),
+    data(api.GET('/v1/usage', { params: { query: { days: 30 } } })),
+    data(api.GET('/v1/instances')),
+    data(api.GET('/v1/api-keys')),
+    data(apiClient(event, { anonymous: true }).GET('/v1/credit-packs')),
   ]);
-  const statement = await api<{ items: StatementEntry[] }>(event, `/v1/wallets/${wallet.wallet_id}/transfers`, { query: { limit: 30 } });
+  const statement = await data(api.GET('/v1/wallets/{id}/transfers', { params: { path: { id: wallet.wallet_id }, query: { limit: 30 } } }));
   return { wallet, usage, instances: instances.items, keys: keys.items, packs: packs.items, statement: statement.items, welcome: event.url.searchParams.has('welcome') };
 };
 
@@ -31,11 +27,11 @@ export const actions: Actions = {
     const form = await event.request.formData();
     const name = String(form.get('name') ?? '').trim();
     const instanceId = String(form.get('instance_id') ?? '');
-    const scopes = form.getAll('scopes').map(String).filter((s) => s === 'runs' || s === 'usage:read');
+    const scopes = form.getAll('scopes').map(String).filter((s): s is 'runs' | 'usage:read' => s === 'runs' || s === 'usage:read');
     if (!name || name.length > 80) return fail(400, { action: 'createKey', message: 'Give the key a name (up to 80 characters).' });
     if (scopes.length === 0) return fail(400, { action: 'createKey', message: 'Choose what the key may do: run agents, read balance and usage, or both.' });
     try {
-      const key = await api<{ secret: string; name: string }>(event, '/v1/api-keys', { method: 'POST', body: { name, scopes, ...(instanceId ? { instance_id: instanceId } : {}) } });
+      const key = await data(apiClient(event).POST('/v1/api-keys', { body: { name, scopes, ...(instanceId ? { instance_id: instanceId } : {}) } }));
       // The secret exists only in this answer, so it is returned to the page rather than redirected away.
       return { action: 'createKey', created: { name: key.name, secret: key.secret } };
     } catch (err) {
@@ -49,7 +45,7 @@ export const actions: Actions = {
     const id = String((await event.request.formData()).get('id') ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) return fail(400, { action: 'revokeKey', message: 'Unknown key.' });
     try {
-      await api(event, `/v1/api-keys/${id}`, { method: 'DELETE' });
+      await data(apiClient(event).DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { action: 'revokeKey', message: f.message });
@@ -62,7 +58,7 @@ export const actions: Actions = {
     const id = String((await event.request.formData()).get('id') ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) return fail(400, { action: 'unsubscribe', message: 'Unknown instance.' });
     try {
-      await api(event, `/v1/instances/${id}`, { method: 'DELETE' });
+      await data(apiClient(event).DELETE('/v1/instances/{id}', { params: { path: { id } } }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { action: 'unsubscribe', message: f.message });
@@ -79,9 +75,9 @@ export const actions: Actions = {
     if (!Number.isInteger(quantity) || quantity < 1 || quantity > 100) return fail(400, { action: 'buyCredits', message: 'Quantity must be 1 to 100.' });
     let checkout: { payment_url: string | null };
     try {
-      checkout = await api(event, '/v1/checkout', {
-        method: 'POST', body: { items: [{ type: 'credit_pack', code, quantity }], return_url: `${event.url.origin}/orders/return` },
-      });
+      checkout = await data(apiClient(event).POST('/v1/checkout', {
+        body: { items: [{ type: 'credit_pack', code, quantity }], return_url: `${event.url.origin}/orders/return` },
+      }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { action: 'buyCredits', message: f.message });

@@ -2,7 +2,7 @@
 // open the session, make sure the workspace exists (POST /v1/orgs/auto), and
 // land a first-time user on /workspace.
 import { error, redirect } from '@sveltejs/kit';
-import { api } from '$lib/server/api';
+import { apiClient, data } from '$lib/server/api';
 import { completeSignIn } from '$lib/server/oidc';
 import { clearPendingLogin, readPendingLogin, writeSession } from '$lib/server/session';
 import type { RequestHandler } from './$types';
@@ -22,8 +22,9 @@ export const GET: RequestHandler = async (event) => {
   }
   clearPendingLogin(cookies);
   event.locals.accessToken = tokens.accessToken;
-  const workspace = await api<{ created: boolean }>(event, '/v1/orgs/auto', { method: 'POST' });
-  const me = await api<{ email: string | null; roles: string[] }>(event, '/v1/me');
+  const api = apiClient(event);
+  const workspace = await data(api.POST('/v1/orgs/auto'));
+  const me = await data(api.GET('/v1/me'));
   writeSession(cookies, url, {
     user: { subject: tokens.claims.sub, email: me.email ?? tokens.claims.email ?? '', name: tokens.claims.name ?? me.email ?? '', roles: me.roles },
     accessToken: tokens.accessToken,

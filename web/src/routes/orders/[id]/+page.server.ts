@@ -1,7 +1,7 @@
 import { error, fail, isHttpError, redirect } from '@sveltejs/kit';
-import { api, apiFailure } from '$lib/server/api';
+import { apiClient, apiFailure, data } from '$lib/server/api';
 import { publicApiUrl } from '$lib/server/env';
-import type { OfferingDetail, Order } from '$lib/types';
+import type { Order } from '$lib/types';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -9,13 +9,13 @@ export const load: PageServerLoad = async (event) => {
   event.depends('app:order');
   let order: Order | null = null;
   try {
-    order = await api<Order>(event, `/v1/orders/${encodeURIComponent(event.params.id)}`);
+    order = (await data(apiClient(event).GET('/v1/orders/{id}', { params: { path: { id: event.params.id } } }))) as Order;
   } catch (err) {
     // Just back from the pay page, the payment webhook may not have arrived yet: wait for it.
     if (!(isHttpError(err) && err.status === 404 && event.url.searchParams.has('just_paid'))) throw err;
   }
   const slug = order?.instances[0]?.offering_slug;
-  const offering = slug ? await api<OfferingDetail>(event, `/v1/offerings/${encodeURIComponent(slug)}`, { anonymous: true }) : null;
+  const offering = slug ? await data(apiClient(event, { anonymous: true }).GET('/v1/offerings/{slug}', { params: { path: { slug } } })) : null;
   return { order, offering: offering ? { slug: offering.slug, name: offering.name, example: offering.example_inputs[0] ?? 'Hello!' } : null, apiUrl: publicApiUrl() };
 };
 
@@ -28,9 +28,7 @@ export const actions: Actions = {
     const instanceId = String(form.get('instance_id') ?? '');
     if (!name || name.length > 80) return fail(400, { message: 'Give the key a name (up to 80 characters).' });
     try {
-      const key = await api<{ secret: string; name: string; prefix: string }>(event, '/v1/api-keys', {
-        method: 'POST', body: { name, ...(instanceId ? { instance_id: instanceId } : {}) },
-      });
+      const key = await data(apiClient(event).POST('/v1/api-keys', { body: { name, ...(instanceId ? { instance_id: instanceId } : {}) } }));
       return { created: { name: key.name, secret: key.secret } };
     } catch (err) {
       const f = apiFailure(err);

@@ -1,20 +1,19 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { api, apiFailure } from '$lib/server/api';
+import { apiClient, apiFailure, data } from '$lib/server/api';
 import { demoCall, hasDemoCookie } from '$lib/server/demo';
 import { publicApiUrl } from '$lib/server/env';
-import type { Instance, OfferingDetail } from '$lib/types';
 import type { Actions, PageServerLoad } from './$types';
 
 const DEMO_MESSAGES = 5;
 
 export const load: PageServerLoad = async (event) => {
-  const offering = await api<OfferingDetail>(event, `/v1/offerings/${encodeURIComponent(event.params.slug)}`, { anonymous: true });
+  const offering = await data(apiClient(event, { anonymous: true }).GET('/v1/offerings/{slug}', { params: { path: { slug: event.params.slug } } }));
   // Ask the API only for a returning visitor; a new one has every free message.
   const demo = offering.demo_enabled && hasDemoCookie(event)
     ? (await demoCall(event, '/v1/demo')).body as { demo_messages_left: number; demo_messages_total: number }
     : { demo_messages_left: DEMO_MESSAGES, demo_messages_total: DEMO_MESSAGES };
   const instances = event.locals.user
-    ? (await api<{ items: Instance[] }>(event, '/v1/instances')).items.filter((i) => i.offering_slug === offering.slug)
+    ? (await data(apiClient(event).GET('/v1/instances'))).items.filter((i) => i.offering_slug === offering.slug)
     : [];
   return { offering, demo, instances, apiUrl: publicApiUrl(), origin: event.url.origin };
 };
@@ -29,7 +28,7 @@ export const actions: Actions = {
     if (!/^[a-z0-9-]{1,30}$/.test(plan)) return fail(400, { plan, message: 'Choose a plan.' });
     let started: { order_id: string };
     try {
-      started = await api(event, '/v1/instances', { method: 'POST', body: { offering: event.params.slug, plan } });
+      started = await data(apiClient(event).POST('/v1/instances', { body: { offering: event.params.slug, plan } }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { plan, message: f.message });
@@ -44,10 +43,9 @@ export const actions: Actions = {
     if (!/^[a-z0-9-]{1,30}$/.test(plan)) return fail(400, { plan, message: 'Choose a plan.' });
     let checkout: { payment_url: string | null };
     try {
-      checkout = await api(event, '/v1/checkout', {
-        method: 'POST',
+      checkout = await data(apiClient(event).POST('/v1/checkout', {
         body: { items: [{ type: 'plan', offering: event.params.slug, plan }], return_url: `${event.url.origin}/orders/return` },
-      });
+      }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { plan, message: f.message });

@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { api, apiFailure } from '$lib/server/api';
+import { apiClient, apiFailure, data } from '$lib/server/api';
 import type { Actions, PageServerLoad } from './$types';
 
 interface AuditEntry { id: number; orgId: string | null; actor: string; action: string; targetType: string | null; targetId: string | null; reason: string | null; data: unknown; createdAt: string }
@@ -7,8 +7,9 @@ interface AuditEntry { id: number; orgId: string | null; actor: string; action: 
 export const load: PageServerLoad = async (event) => {
   const orgId = event.url.searchParams.get('org_id') ?? undefined;
   const before = event.url.searchParams.get('before') ?? undefined;
-  const audit = await api<{ items: AuditEntry[] }>(event, '/v1/support/audit', { query: { org_id: orgId, before, limit: 50 } });
-  return { audit: audit.items, orgId: orgId ?? '' };
+  const audit = await data(apiClient(event).GET('/v1/support/audit', { params: { query: { org_id: orgId, before: before ? Number(before) : undefined, limit: 50 } } }));
+  // The API documents audit entries loosely (their data is free-form); the page reads these fields.
+  return { audit: audit.items as unknown as AuditEntry[], orgId: orgId ?? '' };
 };
 
 export const actions: Actions = {
@@ -25,9 +26,9 @@ export const actions: Actions = {
     if (reason.length < 3 || reason.length > 500) return fail(400, { ...values, message: 'Say why, in 3 to 500 characters.' });
     if (form.get('confirm') !== 'yes') return fail(400, { ...values, message: 'Tick the confirmation box first.' });
     try {
-      await api(event, `/v1/support/wallets/${walletId}/adjustments`, {
-        method: 'POST', body: { amount_mc: Math.round(amount * 1000), reason }, headers: { 'Idempotency-Key': crypto.randomUUID() },
-      });
+      await data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).POST('/v1/support/wallets/{id}/adjustments', {
+        params: { path: { id: walletId } }, body: { amount_mc: Math.round(amount * 1000), reason },
+      }));
     } catch (err) {
       const f = apiFailure(err);
       return fail(f.status, { ...values, message: f.message });

@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { api, apiFailure } from '$lib/server/api';
+import { apiClient, apiFailure, data } from '$lib/server/api';
 import type { Order } from '$lib/types';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
@@ -8,9 +8,9 @@ interface AuditEntry { id: number; actor: string; action: string; reason: string
 
 export const load: PageServerLoad = async (event) => {
   event.depends('app:support-order');
-  const order = await api<Order & { temporal_url: string; pending_activities: PendingActivity[]; audit: AuditEntry[] }>(
-    event, `/v1/support/orders/${encodeURIComponent(event.params.id)}`,
-  );
+  const answer = await data(apiClient(event).GET('/v1/support/orders/{id}', { params: { path: { id: event.params.id } } }));
+  // The order's progress, its pending activities and audit entries are typed loosely in the API's document; the page reads these fields.
+  const order = answer as unknown as Order & { temporal_url: string; pending_activities: PendingActivity[]; audit: AuditEntry[] };
   return { order };
 };
 
@@ -22,7 +22,7 @@ async function signal(event: RequestEvent, action: 'retry' | 'cancel') {
   if (reason.length < 3 || reason.length > 500) return fail(400, { action, reason, message: 'Say why, in 3 to 500 characters.' });
   if (form.get('confirm') !== 'yes') return fail(400, { action, reason, message: 'Tick the confirmation box first.' });
   try {
-    await api(event, `/v1/support/orders/${encodeURIComponent(event.params.id)}/${action}`, { method: 'POST', body: { reason } });
+    await data(apiClient(event).POST(action === 'retry' ? '/v1/support/orders/{id}/retry' : '/v1/support/orders/{id}/cancel', { params: { path: { id: event.params.id } }, body: { reason } }));
   } catch (err) {
     const f = apiFailure(err);
     return fail(f.status, { action, reason, message: f.message });
@@ -42,7 +42,9 @@ async function decide(event: RequestEvent) {
   if (reason.length < 3 || reason.length > 500) return fail(400, { action: 'decide' as const, reason, message: 'Say why, in 3 to 500 characters.' });
   if (form.get('confirm') !== 'yes') return fail(400, { action: 'decide' as const, reason, message: 'Tick the confirmation box first.' });
   try {
-    await api(event, `/v1/support/orders/${encodeURIComponent(event.params.id)}/refund-decision`, { method: 'POST', body: { reason, decision } });
+    await data(apiClient(event).POST('/v1/support/orders/{id}/refund-decision', {
+      params: { path: { id: event.params.id } }, body: { reason, decision: decision as (typeof DECISIONS)[number] },
+    }));
   } catch (err) {
     const f = apiFailure(err);
     return fail(f.status, { action: 'decide' as const, reason, message: f.message });
