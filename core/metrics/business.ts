@@ -133,6 +133,7 @@ const egressRefusals = new Counter({
   name: 'cmp_connector_egress_refusals_total', help: 'Requests the connector egress guard refused, by reason', labelNames: ['reason'] as const, registers,
 });
 for (const outcome of ['succeeded', 'failed', 'refused', 'rejected'] as const) connectorCalls.labels(outcome).inc(0);
+for (const reason of ['scheme', 'host-mismatch', 'private-address', 'dns-failure', 'too-many-redirects', 'redirect-to-other-host']) egressRefusals.labels(reason).inc(0);
 
 export function recordConnectorOutcome(outcome: 'succeeded' | 'failed' | 'refused' | 'rejected'): void {
   if (!metricsEnabled()) return;

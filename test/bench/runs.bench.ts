@@ -7,8 +7,14 @@
 // worker in this process. Streamed runs (POST /v1/runs with "stream": true,
 // chunks through PostgreSQL LISTEN/NOTIFY) are timed to their first output
 // chunk and to their end at concurrency 1 and 16.
+// Metrics' cost: with BENCH_METRICS=both (the default) it then alternates the
+// run path at c16 with metric recording on and off (setMetricsEnabled: the
+// HTTP middleware, run, ledger and webhook recorders all return at once when
+// off), BENCH_METRICS_PAIRS pairs of BENCH_RUNS runs, and reports runs/s of
+// each and their ratio (on / off). BENCH_METRICS=on|off pins the switch and
+// skips that phase.
 //   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
-//   BENCH_RUNS=20 npm run bench:runs   a quick smoke
+//   BENCH_RUNS=5 BENCH_WARMUP=10 BENCH_METRICS_PAIRS=1 npm run bench:runs   (a smoke: does it run?)
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +31,7 @@ import { createClients } from '../../core/clients';
 import { loadConfig } from '../../core/config';
 import { createDb, migrateLatest } from '../../core/db';
 import { createLogger } from '../../core/logger';
+import { setMetricsEnabled } from '../../core/metrics/registry';
 import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { stopAll, type Service } from '../../deploy/local/processes';
@@ -36,6 +43,11 @@ import { floorResultUpdate } from './temporal-floor.workflow';
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const perLevel = Number(process.env.BENCH_RUNS ?? 400);
 const LEVELS = [1, 16, 64];
+const warmup = Number(process.env.BENCH_WARMUP ?? 200);
+const metricsMode = process.env.BENCH_METRICS ?? 'both';
+const metricsPairs = Number(process.env.BENCH_METRICS_PAIRS ?? 4);
+if (!['both', 'on', 'off'].includes(metricsMode)) throw new Error('BENCH_METRICS must be both, on or off');
+setMetricsEnabled(metricsMode !== 'off');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -174,20 +186,20 @@ async function main(): Promise<void> {
     const streamBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice', stream: true });
     const streamCall = () => postStream(`${apiUrl}/v1/runs`, streamBody, { authorization: `Bearer ${key}` });
     // Warm up: flow registration, artifact cache, connection pools, JIT.
-    await load(8, 200, runCall);
+    await load(8, warmup, runCall);
     const flowId = (await new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }).ensureFlow({
       name: version.runtimeFlowName!, endpointName: version.runtimeFlowName!, flow: JSON.parse((await clients.artifacts.getVerified(version.artifactKey, version.sha256)).toString()),
     })).flowId;
     const directBody = JSON.stringify({ input_value: 'Refund please: charged twice', input_type: 'chat', output_type: 'chat' });
     const directCall = () => post(`${fake.url}/api/v1/run/${flowId}`, directBody, { 'x-api-key': config.LANGFLOW_API_KEY });
-    await load(8, 200, directCall);
+    await load(8, warmup, directCall);
     const floorCall = async () => {
       const startWorkflowOperation = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: 'bench-floor', workflowIdConflictPolicy: 'FAIL' });
       await temporal.workflow.executeUpdateWithStart(floorResultUpdate, { startWorkflowOperation });
       return 200;
     };
-    await load(8, 100, floorCall);
-    await loadStreamed(8, 50, streamCall);
+    await load(8, Math.ceil(warmup / 2), floorCall);
+    await loadStreamed(8, Math.ceil(warmup / 4), streamCall);
 
     const rows: Record<string, number>[] = [];
     const figures: Record<string, number> = {};
@@ -233,10 +245,29 @@ async function main(): Promise<void> {
     for (const r of streamed) {
       console.log([r.concurrency!.toString().padStart(4), r.ttfc_p50!.toFixed(1).padStart(16), r.ttfc_p95!.toFixed(1).padStart(16), r.total_p50!.toFixed(1).padStart(9), r.total_p95!.toFixed(1).padStart(9), String(r.failures).padStart(7)].join(' '));
     }
+    // Metrics on and off, alternating in the same run (this machine's speed drifts: pairs, not one long block each).
+    if (metricsMode === 'both') {
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let i = 0; i < metricsPairs; i++) {
+        for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
+          setMetricsEnabled(enabled);
+          const r = await load(16, perLevel, runCall);
+          (enabled ? on : off).push(r.perS);
+          figures.failures_metrics_phase = (figures.failures_metrics_phase ?? 0) + r.failures;
+        }
+      }
+      setMetricsEnabled(true);
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      figures.c16_metrics_on_runs_per_s = Math.round(sum(on) / on.length);
+      figures.c16_metrics_off_runs_per_s = Math.round(sum(off) / off.length);
+      figures.metrics_throughput_ratio = Math.round((sum(on) / sum(off)) * 1000) / 1000;
+      console.log(`\nmetrics on vs off at c16, ${metricsPairs} alternating pairs of ${perLevel} runs: on ${on.map((v) => v.toFixed(0)).join('/')} runs/s, off ${off.map((v) => v.toFixed(0)).join('/')} runs/s, ratio ${figures.metrics_throughput_ratio} (target ≥ 0.97)`);
+    }
     const invariants = await clients.ledger.checkInvariants();
     const runsPerS = Math.max(...rows.map((r) => r.runs_per_s!));
     console.log(`ledger invariants: ${invariants.violations.length} violations`);
-    console.log(JSON.stringify({ bench: 'runs', c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
+    console.log(JSON.stringify({ bench: 'runs', metrics: metricsMode, c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
 
     worker.shutdown();
     floorWorker.shutdown();
