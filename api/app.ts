@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../core/logger';
 import { httpMetrics, metricsHandler } from '../core/metrics/http';
+import { traceRequests, type Tracing } from '../core/observability/tracing';
 import { createHealthRouter, type Probe } from './health/routes';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 
@@ -14,6 +15,8 @@ export interface AppDeps {
   logger: Logger;
   webOrigin: string;
   probes: Record<string, Probe>;
+  /** A server span per request, carried into the workflows it starts (core/observability/tracing.ts). */
+  tracing?: Tracing;
   /** Business routers, mounted in order after health and before the 404 handler. */
   routers?: Router[];
 }
@@ -23,6 +26,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(httpMetrics());
+  if (deps.tracing) app.use(traceRequests(deps.tracing));
   app.use(
     pinoHttp({
       logger: deps.logger,

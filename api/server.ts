@@ -7,6 +7,7 @@ import { validateFlow } from '../core/artifacts';
 import { createClients } from '../core/clients';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/logger';
+import { initTracing } from '../core/observability/tracing';
 import { createSaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { createApp } from './app';
 import { createProbes } from './health/probes';
@@ -20,8 +21,9 @@ const logger = createLogger('api');
 async function main(): Promise<void> {
   const config = loadConfig();
   const clients = createClients(config, logger);
+  const tracing = initTracing('cmp-api', { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing.clientInterceptors });
   const platform = await createRouters({
     config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
     validateFlow: (flow) => validateFlow(flow).problems,
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     },
   });
   const app = createApp({
-    logger, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, clients.db, connection, clients.artifacts.client), routers: platform.routers,
+    logger, tracing, webOrigin: config.WEB_ORIGIN, probes: createProbes(config, clients.db, connection, clients.artifacts.client), routers: platform.routers,
   });
   const server: Server = app.listen(config.API_PORT, config.API_HOST, () => logger.info({ host: config.API_HOST, port: config.API_PORT }, 'api listening'));
   server.keepAliveTimeout = 65_000;
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     await platform.close();
     await connection.close();
     await clients.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../core/logger';
 import { startHealthServer, type HealthServer } from '../core/metrics/health-server';
+import { initTracing, type Tracing } from '../core/observability/tracing';
+import { workerTracingOptions } from './tracing';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
 
@@ -42,9 +44,11 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
   let close: (() => Promise<void>) | undefined;
   let connection: NativeConnection | undefined;
   let health: HealthServer | undefined;
+  let tracing: Tracing | undefined;
   try {
     const config = loadConfig();
     installRuntime(logger, config);
+    tracing = initTracing(`cmp-worker-${spec.name}`, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
     const built = await spec.build(config, logger);
     close = built.close;
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -57,6 +61,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       activities: built.activities,
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       shutdownGraceTime: '10s',
+      ...workerTracingOptions(tracing),
       ...spec.options,
     });
     const stop = () => worker.shutdown();
@@ -83,6 +88,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     process.exitCode = 1;
   } finally {
     await health?.close();
+    await tracing?.shutdown().catch(() => undefined);
     await close?.().catch(() => undefined);
     await connection?.close().catch(() => undefined);
   }

@@ -17,6 +17,7 @@ import { ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensure
 import { startAlertmanager, startPrometheus, workerPorts } from './observability';
 import { startOpenBao } from './openbao';
 import { workerEntries, platformServices } from './platform';
+import { workflowInterceptorModules } from '../../workers/tracing';
 
 const t0 = Date.now();
 // Webpack's progress chatter stays out of the console.
@@ -75,7 +76,7 @@ try {
   ensureGitopsRepo(layout);
   say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Langflow and the local stand-ins…');
   const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
-  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet }).then((b) =>
+  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
   );
   // Langflow takes longest to start and nothing else needs it to boot: it comes up while the rest does.

@@ -35,6 +35,9 @@ import {
   ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, startSaleorSandbox, startTemporal, testLayout,
 } from '../../deploy/local/stack';
 import { orderWorkflowId, progressQuery } from '../../workflows/provisioning/contract';
+import { workflowInterceptorModules } from '../../workers/tracing';
+import { initTracing } from '../../core/observability/tracing';
+import { workerTracingOptions } from '../../workers/tracing';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const perPhase = Number(process.env.BENCH_ORDERS ?? 60);
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
   try {
     say(`starting PostgreSQL, Temporal, SeaweedFS, OpenBao and Langflow on slot ${slot} (Langflow takes a minute)…`);
     ensureGitopsRepo(layout);
-    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet });
+    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet });
     await Promise.all([
       track(startPostgres(layout)), track(startTemporal(layout, { inMemory: true })), track(startS3(layout)), track(startOpenBao(layout)), track(startLangflow(layout)),
     ]);
@@ -154,6 +157,7 @@ async function main(): Promise<void> {
       connection: workerConnection,
       taskQueue: taskQueues.provisioning,
       workflowBundle: await bundle,
+      ...workerTracingOptions(initTracing('cmp-bench')),
       activities: {
         ...createProvisioningActivities({ ...clients, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
         ...createCatalogSyncActivities({ ...clients, productTypeId: config.SALEOR_PRODUCT_TYPE_ID, categoryId: config.SALEOR_CATEGORY_ID }),

@@ -39,6 +39,9 @@ import { seedCatalog } from '../../deploy/local/seed';
 import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout } from '../../deploy/local/stack';
 import { startFakeRuntime } from '../support/fake-runtime';
 import { floorResultUpdate } from './temporal-floor.workflow';
+import { workflowInterceptorModules } from '../../workers/tracing';
+import { initTracing } from '../../core/observability/tracing';
+import { workerTracingOptions } from '../../workers/tracing';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const perLevel = Number(process.env.BENCH_RUNS ?? 400);
@@ -167,10 +170,10 @@ async function main(): Promise<void> {
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: silent });
+    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: silent });
     const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     const worker = await Worker.create({
-      connection: workerConnection, taskQueue: taskQueues.runs, workflowBundle: bundle,
+      connection: workerConnection, taskQueue: taskQueues.runs, workflowBundle: bundle, ...workerTracingOptions(initTracing('cmp-bench')),
       activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
     });

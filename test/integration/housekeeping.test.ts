@@ -14,6 +14,8 @@ import { checkLedgerInvariants, grantMonthlyAllowances, voidExpiredHolds } from 
 import { housekeepingSchedules } from '../../workflows/housekeeping/contract';
 import { ensureHousekeepingSchedules } from '../../workers/housekeeping';
 import { freshDatabase, temporalClient, testConfig, workflowBundlePath } from '../support/stack';
+import { initTracing } from '../../core/observability/tracing';
+import { workerTracingOptions } from '../../workers/tracing';
 
 let db: Db;
 let drop: () => Promise<void>;
@@ -41,6 +43,7 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
     connection: nativeConnection,
     taskQueue,
     workflowBundle: { codePath: workflowBundlePath() },
+    ...workerTracingOptions(initTracing('cmp-test')),
     activities: { ...createLedgerActivities(ledger), ...createAllowanceActivities({ db, ledger }) },
   });
   return worker.runUntil(fn());

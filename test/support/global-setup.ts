@@ -14,6 +14,7 @@ import { startOpenBao } from '../../deploy/local/openbao';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
+import { workflowInterceptorModules } from '../../workers/tracing';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -46,7 +47,7 @@ export default async function setup(project: TestProject) {
         extraArgs: ['--metrics-port', String(layout.ports.temporalMetrics)],
       },
     }).then((t) => (temporal = t));
-    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quietLogger }).then((b) => {
+    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quietLogger }).then((b) => {
       const file = path.join(layout.dataDir, 'workflow-bundle.js');
       fs.writeFileSync(file, b.code);
       return file;

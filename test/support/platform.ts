@@ -24,6 +24,8 @@ import { createLogger } from '../../core/logger';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { seedCatalog } from '../../deploy/local/seed';
 import { freshDatabase, testConfig, workflowBundlePath } from './stack';
+import { initTracing } from '../../core/observability/tracing';
+import { workerTracingOptions } from '../../workers/tracing';
 
 export interface TestPlatform {
   url: string;
@@ -60,7 +62,9 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
   const logger = createLogger('test-platform', 'warn');
   const clients = createClients(config, logger);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // The process's tracing as a test installed it (tracing.test.ts: an in-memory exporter), else one exporting nothing.
+  const tracing = initTracing('cmp-test');
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing.clientInterceptors });
   const suffix = randomBytes(4).toString('hex');
   const taskQueues = { provisioning: `provisioning-${suffix}`, runs: `runs-${suffix}`, ...(opts.connectors ? { connectors: `connectors-${suffix}` } : {}) };
   const queueSuffix = `-${suffix}`;
@@ -73,7 +77,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
     webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL, jwksCooldownMs: 0 }),
     taskQueues,
   });
-  const app = createApp({ logger, webOrigin: config.WEB_ORIGIN, probes: {}, routers: platform.routers });
+  const app = createApp({ logger, tracing, webOrigin: config.WEB_ORIGIN, probes: {}, routers: platform.routers });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(opts.port ?? 0, '127.0.0.1', () => resolve(s));
   });
@@ -92,6 +96,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       connection: workerConnection,
       taskQueue: taskQueues.provisioning,
       workflowBundle: { codePath: workflowBundlePath() },
+      ...workerTracingOptions(tracing),
       activities: opts.provisioningActivities ? opts.provisioningActivities(base) : base,
     });
     workers.push({ worker, running: worker.run() });
@@ -99,6 +104,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       connection: workerConnection,
       taskQueue: taskQueues.runs,
       workflowBundle: { codePath: workflowBundlePath() },
+      ...workerTracingOptions(tracing),
       // Flows reach the connector gateway on this platform's own API.
       activities: opts.runActivities ? opts.runActivities({ clients, config }) : createRunActivities({ ...clients, connectorTokens: runTokenIssuer({ ...config, CONNECTOR_GATEWAY_URL: config.CONNECTOR_GATEWAY_URL ?? url }) }),
     });
@@ -108,6 +114,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
         connection: workerConnection,
         taskQueue: taskQueues.connectors,
         workflowBundle: { codePath: workflowBundlePath() },
+      ...workerTracingOptions(tracing),
         activities: createConnectorActivities({
           connectors: new ConnectorStore(clients.db), secrets: clients.secrets, ledger: clients.ledger,
           guard: connectorEgressGuard(config, opts.connectors.lookup), signingSecret: config.SIGNING_SECRET,
