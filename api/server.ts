@@ -12,9 +12,9 @@ import { createSaleorWebhookVerifier } from '../core/saleor/webhook-signature';
 import { createApp } from './app';
 import { createProbes } from './health/probes';
 import { createRouters } from './routes';
-import { PROVISIONING_TASK_QUEUE } from '../workflows/provisioning/contract';
-import { RUNS_TASK_QUEUE } from '../workflows/runs/contract';
-import { CONNECTORS_TASK_QUEUE } from '../workflows/connectors/contract';
+import { PROVISIONING_TASK_QUEUE } from '../core/provisioning/contract';
+import { RUNS_TASK_QUEUE } from '../core/runs/contract';
+import { CONNECTORS_TASK_QUEUE } from '../core/connectors/contract';
 
 const logger = createLogger('api');
 

@@ -4,7 +4,7 @@ import { createConnectorActivities } from '../activities/connectors';
 import { createClients } from '../core/clients';
 import { connectorEgressGuard } from '../core/connectors';
 import { ConnectorStore } from '../core/connectors/store';
-import { CONNECTORS_TASK_QUEUE } from '../workflows/connectors/contract';
+import { CONNECTORS_TASK_QUEUE } from '../core/connectors/contract';
 import { runWorker } from './run-worker';
 
 await runWorker({

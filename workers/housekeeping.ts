@@ -11,7 +11,7 @@ import { ledgerMetrics } from '../core/metrics/business';
 import { registerOperationalGauges } from '../core/metrics/operations';
 import { createLedgerActivities } from '../activities/ledger';
 import { createAllowanceActivities } from '../activities/ledger/allowances';
-import { HOUSEKEEPING_TASK_QUEUE, housekeepingSchedules } from '../workflows/housekeeping/contract';
+import { HOUSEKEEPING_TASK_QUEUE, housekeepingSchedules } from '../core/housekeeping/contract';
 import { runWorker } from './run-worker';
 
 /** Creates the housekeeping schedules if they do not exist yet (safe to run from every replica). */

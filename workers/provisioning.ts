@@ -5,7 +5,7 @@ import { createProvisioningActivities } from '../activities/provisioning';
 import { createCatalogSyncActivities } from '../activities/saleor/catalog-sync';
 import { createSweepActivities } from '../activities/saleor/sweep';
 import { createClients } from '../core/clients';
-import { PROVISIONING_TASK_QUEUE, SWEEP_SCHEDULE_ID } from '../workflows/provisioning/contract';
+import { PROVISIONING_TASK_QUEUE, SWEEP_SCHEDULE_ID } from '../core/provisioning/contract';
 import { runWorker } from './run-worker';
 
 await runWorker({

@@ -3,7 +3,7 @@
 import { createRunActivities } from '../activities/runs';
 import { createClients } from '../core/clients';
 import { runTokenIssuer } from '../core/connectors/run-token';
-import { RUNS_TASK_QUEUE } from '../workflows/runs/contract';
+import { RUNS_TASK_QUEUE } from '../core/runs/contract';
 import { runWorker } from './run-worker';
 
 await runWorker({

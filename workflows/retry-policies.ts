@@ -39,3 +39,41 @@ export const localActivityOptions = {
   s3: { ...activityOptions.s3, localRetryThreshold: '1m' },
   runtime: { ...activityOptions.runtime, localRetryThreshold: '1m' },
 } satisfies Record<string, LocalActivityOptions>;
+
+/**
+ * The run path (runWithCreditHold): every step is a local activity, so a run is one workflow task.
+ * The ledger retries quickly (a run's caller is waiting); recording the run may take longer.
+ */
+export const runActivityOptions = {
+  ledger: { startToCloseTimeout: '10s', retry: { initialInterval: '100ms', maximumInterval: '2s', backoffCoefficient: 2 } },
+  recorder: { startToCloseTimeout: '10s', retry: { initialInterval: '200ms', maximumInterval: '10s', backoffCoefficient: 2 } },
+  /**
+   * The agent runtime: its own deadline plus time to fetch a cold artifact and register its flow; one more
+   * attempt after a hiccup, none after the runtime refused or timed out (the caller is waiting).
+   */
+  runtime: (timeoutMs: number) => ({
+    startToCloseTimeout: timeoutMs + 15_000,
+    retry: { maximumAttempts: 2, initialInterval: '200ms', nonRetryableErrorTypes: ['RuntimeTimeoutError', 'RuntimeRequestError', 'ArtifactIntegrityError'] },
+  }),
+} satisfies Record<string, LocalActivityOptions | ((timeoutMs: number) => LocalActivityOptions)>;
+
+/** The connector gateway (connectorCall): every step after the hold shares what is left of the call's deadline. */
+export const connectorActivityOptions = {
+  database: { startToCloseTimeout: '10s', retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 } },
+  /** Vault: retried while the secret store is down, but never past the call's deadline. */
+  vault: (remainingMs: number) => ({
+    startToCloseTimeout: '5s', scheduleToCloseTimeout: remainingMs,
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s' },
+  }),
+  /** The tool: a non-idempotent operation (creating a ticket) runs at most once, since a retry could do it twice. */
+  tool: (toolTimeoutMs: number, remainingMs: number, idempotent: boolean) => ({
+    startToCloseTimeout: toolTimeoutMs + 2_000, scheduleToCloseTimeout: remainingMs,
+    retry: idempotent ? { maximumAttempts: 3, initialInterval: '300ms', backoffCoefficient: 2 } : { maximumAttempts: 1 },
+  }),
+} satisfies Record<string, ActivityOptions | ((...args: never[]) => ActivityOptions)>;
+
+/** Housekeeping: the database is local and the work idempotent, so retry often, for a while. */
+export const housekeepingActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+} satisfies ActivityOptions;

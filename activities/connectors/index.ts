@@ -13,7 +13,7 @@ import type { ConnectorBinding } from '../../core/connectors/types';
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import { SecretStoreRejectedError, type SecretStore } from '../../core/secrets';
-import { connectorChargeId, type ConnectorProblem } from '../../workflows/connectors/contract';
+import { connectorChargeId, type ConnectorProblem } from '../../core/connectors/contract';
 import { classifyFailures } from '../failures';
 
 export interface ConnectorDeps {

@@ -19,7 +19,7 @@ import { allowancePeriod, grantAllowances } from '../../core/instances/allowance
 import { instanceSecretPath, type SecretStore } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import { classifyFailures, OrderRejectedError } from '../failures';
-import type { OrderInput, OrderStatus, StepError } from '../../workflows/provisioning/contract';
+import type { OrderInput, OrderStatus, StepError } from '../../core/provisioning/contract';
 
 export interface ProvisioningDeps {
   db: Db;

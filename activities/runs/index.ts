@@ -13,7 +13,7 @@ import { createVersionFlows } from '../../core/runtime/version-flows';
 import { nodesDeclaringRunToken, runTokenTweaks } from '../../core/connectors/flow-inputs';
 import type { RunTokenIssuer } from '../../core/connectors/run-token';
 import { createRunStreamPublisher } from '../../core/runs/run-stream-publisher';
-import type { RunOutcome, RunRequest } from '../../workflows/runs/contract';
+import type { RunOutcome, RunRequest } from '../../core/runs/contract';
 import { classifyFailures } from '../failures';
 
 export interface RunDeps {

@@ -5,7 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Config } from '../../core/config';
 import type { ToolCall } from '../../core/connectors/tools';
 import { AppError, type ProblemType, problemTypes } from '../../core/errors';
-import { connectorCallWorkflowId, type ConnectorCallOutcome, type ConnectorCallRequest } from '../../workflows/connectors/contract';
+import { connectorCallWorkflowId, type ConnectorCallOutcome, type ConnectorCallRequest } from '../../core/connectors/contract';
 
 export interface GatewayDeps {
   temporal: Client;

@@ -19,7 +19,7 @@ import { instanceSecretPath } from '../../core/secrets';
 import type { TenancyStore } from '../../core/tenancy/store';
 import {
   deprovisionWorkflowId, orderWorkflowId, progressQuery, type OrderInput, type OrderProgress,
-} from '../../workflows/provisioning/contract';
+} from '../../core/provisioning/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { orgOf } from '../org-context';

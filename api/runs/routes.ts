@@ -12,7 +12,7 @@ import { AppError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
-import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { uuid } from '../schemas';

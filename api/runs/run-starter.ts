@@ -8,7 +8,7 @@ import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { RateLimiter, type RateDecision } from '../../core/runs/rate-limiter';
-import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 
 /** Token-priced plans hold room for this many tokens on top of the per-run price. */
 const HOLD_TOKEN_ALLOWANCE = 4000;

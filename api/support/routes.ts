@@ -8,7 +8,7 @@ import type { Db } from '../../core/db';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Ledger } from '../../core/ledger';
-import { cancelAndRefundSignal, decideRefundSignal, REFUND_DECISIONS, retrySignal } from '../../workflows/provisioning/contract';
+import { cancelAndRefundSignal, decideRefundSignal, REFUND_DECISIONS, retrySignal } from '../../core/provisioning/contract';
 import { orderProgress } from '../orders/routes';
 import { decodeCursor, encodeCursor } from '../cursor';
 import type { ApiDefinition } from '../openapi';

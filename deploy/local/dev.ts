@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { PROVISIONING_TASK_QUEUE, catalogSyncWorkflowId } from '../../workflows/provisioning/contract';
+import { PROVISIONING_TASK_QUEUE, catalogSyncWorkflowId } from '../../core/provisioning/contract';
 import { createDb, migrateLatest } from '../../core/db';
 import { loadConfig } from '../../core/config';
 import { httpOk, portOpen, stopAll, type Service } from './processes';

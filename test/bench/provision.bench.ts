@@ -34,7 +34,7 @@ import { startOpenBao } from '../../deploy/local/openbao';
 import {
   ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, startSaleorSandbox, startTemporal, testLayout,
 } from '../../deploy/local/stack';
-import { orderWorkflowId, progressQuery } from '../../workflows/provisioning/contract';
+import { orderWorkflowId, progressQuery } from '../../core/provisioning/contract';
 import { workflowInterceptorModules } from '../../workers/tracing';
 import { initTracing } from '../../core/observability/tracing';
 import { workerTracingOptions } from '../../workers/tracing';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenBao, type OpenBaoService } from '../../deploy/local/openbao';
 import { testLayout } from '../../deploy/local/stack';
 import { issueRunToken } from '../../core/connectors';
-import { connectorChargeId } from '../../workflows/connectors/contract';
+import { connectorChargeId } from '../../core/connectors/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { startToolServer, type ToolServer } from '../support/tool-server';

@@ -4,7 +4,7 @@
 // tool → audit → meter), egress refusals and per-operation retries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EgressGuard, issueRunToken } from '../../core/connectors';
-import { connectorChargeId } from '../../workflows/connectors/contract';
+import { connectorChargeId } from '../../core/connectors/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { startToolServer, type ToolServer } from '../support/tool-server';

@@ -11,7 +11,7 @@ import { createLedgerActivities } from '../../activities/ledger';
 import { createAllowanceActivities } from '../../activities/ledger/allowances';
 import { allowanceGrantId, allowancePeriod } from '../../core/instances/allowances';
 import { checkLedgerInvariants, grantMonthlyAllowances, voidExpiredHolds } from '../../workflows/housekeeping';
-import { housekeepingSchedules } from '../../workflows/housekeeping/contract';
+import { housekeepingSchedules } from '../../core/housekeeping/contract';
 import { ensureHousekeepingSchedules } from '../../workers/housekeeping';
 import { freshDatabase, temporalClient, testConfig, workflowBundlePath } from '../support/stack';
 import { initTracing } from '../../core/observability/tracing';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { LocalGitRepo, instanceManifestPath } from '../../core/gitops';
 import { instanceSecretPath } from '../../core/secrets';
 import { repoRoot, testLayout } from '../../deploy/local/stack';
-import { orderWorkflowId } from '../../workflows/provisioning/contract';
+import { orderWorkflowId } from '../../core/provisioning/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { workflowBundlePath } from '../support/stack';

@@ -13,7 +13,7 @@ import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { createRunActivities } from '../../activities/runs';
 import { repoRoot, testLayout } from '../../deploy/local/stack';
-import { runWorkflowId, type RunRequest } from '../../workflows/runs/contract';
+import { runWorkflowId, type RunRequest } from '../../core/runs/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { workflowBundlePath } from '../support/stack';

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ConnectorActivities } from '../../activities/connectors';
 import type { ConnectorBinding } from '../../core/connectors/types';
-import { connectorCallWorkflowId, type ConnectorCallOutcome, type ConnectorCallRequest } from '../../workflows/connectors/contract';
+import { connectorCallWorkflowId, type ConnectorCallOutcome, type ConnectorCallRequest } from '../../core/connectors/contract';
 import { startTimeSkipping, testWorker } from '../support/workflow-env';
 
 let env: TestWorkflowEnvironment;

@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
   cancelAndRefundSignal, decideRefundSignal, orderWorkflowId, progressQuery, retrySignal, type OrderProgress, type RefundDecision,
-} from '../../workflows/provisioning/contract';
+} from '../../core/provisioning/contract';
 import { until } from '../support/until';
 import { startTimeSkipping, testWorker } from '../support/workflow-env';
 import { PACK_MC, PAID_ORDER, permanent, provisioningFakes } from './provisioning-fakes';

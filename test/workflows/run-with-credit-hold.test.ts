@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RunActivities } from '../../activities/runs';
-import { runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import { runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 import { startTimeSkipping, testWorker } from '../support/workflow-env';
 
 let env: TestWorkflowEnvironment;

@@ -4,47 +4,41 @@
 // deadline) → execute the tool (retried only when the operation is declared
 // idempotent) → settle the charge, or release it when the call failed → write
 // the audit record. Nothing is charged for a failed call.
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ConnectorActivities } from '../../activities/connectors';
+import { decodeFailure } from '../failures';
+import { connectorActivityOptions } from '../retry-policies';
 import { CmpInstanceId, CmpOrgId } from '../shared/search-attributes';
-import type { ConnectorCallOutcome, ConnectorCallRequest, ConnectorProblem } from './contract';
+import type { ConnectorCallOutcome, ConnectorCallRequest, ConnectorProblem } from '../../core/connectors/contract';
 
-const db = proxyActivities<ConnectorActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
-});
+const db = proxyActivities<ConnectorActivities>(connectorActivityOptions.database);
 
 /** What a failed tool or secret step means to the caller, by the failure's type. */
 function problemFor(err: unknown, deadlineMs: number): ConnectorProblem {
-  const failure = err instanceof ActivityFailure ? err.cause : err;
-  if (failure instanceof TimeoutFailure) {
+  const failure = decodeFailure(err);
+  const details = (failure.details ?? {}) as Record<string, unknown>;
+  if (failure.timedOut) {
     return { type: 'upstream-timeout', title: 'Connector call timed out', detail: `The call did not complete within its deadline of ${deadlineMs} ms` };
   }
-  if (failure instanceof ApplicationFailure) {
-    const details = (failure.details?.[0] ?? {}) as Record<string, unknown>;
-    const cause = failure.cause instanceof TimeoutFailure ? failure.cause : undefined;
-    if (cause) return { type: 'upstream-timeout', title: 'Connector call timed out', detail: `The call did not complete within its deadline of ${deadlineMs} ms` };
-    switch (failure.type) {
-      case 'EgressRefusedError':
-        return { type: 'egress-refused', title: 'Egress refused', detail: failure.message, extensions: details };
-      case 'ToolTimeoutError':
-        return { type: 'upstream-timeout', title: 'Tool timed out', detail: failure.message };
-      case 'ToolRejectedError':
-      case 'ToolUnavailableError':
-        return { type: 'upstream-unavailable', title: 'Tool call failed', detail: failure.message, extensions: details };
-      case 'SecretStoreUnavailableError':
-        return { type: 'service-unavailable', title: 'Secret store unavailable', detail: failure.message };
-      case 'SecretStoreRejectedError':
-        return { type: 'internal', title: 'Connector secret unavailable', detail: failure.message };
-      case 'validation':
-        return { type: 'validation', title: 'Invalid request', detail: failure.message, extensions: details };
-      case 'ConnectorRefusedError':
-        return { type: 'forbidden', title: 'Operation not allowed', detail: failure.message };
-      default:
-        return { type: 'upstream-unavailable', title: 'Tool call failed', detail: failure.message };
-    }
+  switch (failure.type) {
+    case 'EgressRefusedError':
+      return { type: 'egress-refused', title: 'Egress refused', detail: failure.message, extensions: details };
+    case 'ToolTimeoutError':
+      return { type: 'upstream-timeout', title: 'Tool timed out', detail: failure.message };
+    case 'ToolRejectedError':
+    case 'ToolUnavailableError':
+      return { type: 'upstream-unavailable', title: 'Tool call failed', detail: failure.message, extensions: details };
+    case 'SecretStoreUnavailableError':
+      return { type: 'service-unavailable', title: 'Secret store unavailable', detail: failure.message };
+    case 'SecretStoreRejectedError':
+      return { type: 'internal', title: 'Connector secret unavailable', detail: failure.message };
+    case 'validation':
+      return { type: 'validation', title: 'Invalid request', detail: failure.message, extensions: details };
+    case 'ConnectorRefusedError':
+      return { type: 'forbidden', title: 'Operation not allowed', detail: failure.message };
+    default:
+      return { type: 'upstream-unavailable', title: 'Tool call failed', detail: failure.message };
   }
-  return { type: 'internal', title: 'Connector call failed', detail: (failure as Error)?.message ?? 'unknown error' };
 }
 
 export async function connectorCall(req: ConnectorCallRequest): Promise<ConnectorCallOutcome> {
@@ -80,24 +74,15 @@ export async function connectorCall(req: ConnectorCallRequest): Promise<Connecto
   const remaining = () => Math.max(1, deadlineAt - Date.now());
   let answer: Awaited<ReturnType<ConnectorActivities['executeToolCall']>>;
   try {
-    const vault = proxyActivities<ConnectorActivities>({
-      startToCloseTimeout: '5s',
-      scheduleToCloseTimeout: remaining(),
-      retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s' },
-    });
+    const vault = proxyActivities<ConnectorActivities>(connectorActivityOptions.vault(remaining()));
     const secret = await vault.readConnectorSecret({ callId: req.callId, path: binding.secret.path }).catch((err: unknown) => {
-      const failure = err instanceof ActivityFailure ? err.cause : err;
-      if (failure instanceof TimeoutFailure || (failure instanceof ApplicationFailure && failure.type === 'SecretStoreUnavailableError')) {
+      const failure = decodeFailure(err);
+      if (failure.timedOut || failure.type === 'SecretStoreUnavailableError') {
         throw ApplicationFailure.nonRetryable(`The connector's secret could not be read from the secret store within the call's deadline of ${req.deadlineMs} ms`, 'SecretStoreUnavailableError');
       }
       throw err;
     });
-    const tool = proxyActivities<ConnectorActivities>({
-      startToCloseTimeout: req.toolTimeoutMs + 2_000,
-      scheduleToCloseTimeout: remaining(),
-      // A non-idempotent operation (creating a ticket) runs at most once: a retry could do it twice.
-      retry: idempotent ? { maximumAttempts: 3, initialInterval: '300ms', backoffCoefficient: 2 } : { maximumAttempts: 1 },
-    });
+    const tool = proxyActivities<ConnectorActivities>(connectorActivityOptions.tool(req.toolTimeoutMs, remaining(), idempotent));
     answer = await tool.executeToolCall({ callId: req.callId, binding, call: req.call, sealed: secret.sealed });
   } catch (err) {
     const problem = problemFor(err, req.deadlineMs);

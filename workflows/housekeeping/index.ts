@@ -4,13 +4,10 @@
 import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { LedgerActivities } from '../../activities/ledger';
 import type { AllowanceActivities } from '../../activities/ledger/allowances';
-import { LEDGER_INVARIANT_VIOLATION } from './contract';
+import { housekeepingActivityOptions } from '../retry-policies';
+import { LEDGER_INVARIANT_VIOLATION } from '../../core/housekeeping/contract';
 
-// The database is local and the work idempotent: retry often, for a while.
-const ledger = proxyActivities<LedgerActivities & AllowanceActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const ledger = proxyActivities<LedgerActivities & AllowanceActivities>(housekeepingActivityOptions);
 
 /** Voids every credit hold past its timeout (each void is idempotent per hold). */
 export async function voidExpiredHolds(): Promise<{ voided: number }> {

@@ -7,7 +7,7 @@ import type { CatalogSyncActivities } from '../../activities/saleor/catalog-sync
 import type { SweepActivities } from '../../activities/saleor/sweep';
 import { activityOptions } from '../retry-policies';
 import { CmpInstanceId, CmpOrgId, CmpStatus } from '../shared/search-attributes';
-import { orderWorkflowId } from './contract';
+import { orderWorkflowId } from '../../core/provisioning/contract';
 import { purchaseToProvision } from './purchase-to-provision';
 
 const db = proxyActivities<ProvisioningActivities>(activityOptions.database);

@@ -9,7 +9,7 @@
 // (`decideRefund`: refund the unspent part, refund all with an audited credit
 // adjustment, or keep it), or retries the failed compensations.
 import {
-  ActivityFailure, ApplicationFailure, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, sleep,
+  ApplicationFailure, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, sleep,
   upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { ProvisioningActivities, ResolvedLine } from '../../activities/provisioning';
@@ -19,7 +19,8 @@ import {
   cancelAndRefundSignal, decideRefundSignal, progressQuery, retrySignal,
   type OrderInput, type OrderProgress, type OrderStatus, type RefundDecisionInput, type RefundOutcome, type StepError, type SupportAction,
   type UnwindLine, type UnwindReport,
-} from './contract';
+} from '../../core/provisioning/contract';
+import { decodeFailure } from '../failures';
 import { unspentRefundMinor } from './refunds';
 
 const saleor = proxyActivities<ProvisioningActivities>(activityOptions.saleor);
@@ -353,10 +354,8 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   }
 }
 
+/** The step's error as support sees it. */
 function describe(err: unknown): StepError {
-  const failure = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (failure instanceof ApplicationFailure) {
-    return { type: failure.type ?? 'ApplicationFailure', message: failure.message, details: failure.details?.[0] };
-  }
-  return { type: (failure as Error)?.name ?? 'Error', message: (failure as Error)?.message ?? String(failure) };
+  const { type, message, details } = decodeFailure(err);
+  return details === undefined ? { type, message } : { type, message, details };
 }

@@ -3,7 +3,7 @@
 // them), credits in millicredits, products in BigInt so no amount is rounded
 // on the way. A share is rounded down to a minor unit: a refund never pays for
 // more than was taken back.
-import type { UnwindLine } from './contract';
+import type { UnwindLine } from '../../core/provisioning/contract';
 
 /** totalMinor × partMc ÷ wholeMc, rounded down. */
 export function shareOf(totalMinor: number, partMc: number, wholeMc: number): number {

@@ -5,20 +5,16 @@
 // run is one workflow task; the caller waits on the `result` update, answered
 // when that task completes. A worker crash replays the same ids: the hold and
 // its settlement happen once.
-import { ActivityFailure, ApplicationFailure, condition, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { RunActivities } from '../../activities/runs';
-import { runOutcomeQuery, runResultUpdate, type RunOutcome, type RunRequest } from './contract';
+import { decodeFailure } from '../failures';
+import { runActivityOptions } from '../retry-policies';
+import { runOutcomeQuery, runResultUpdate, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 
-const ledger = proxyLocalActivities<RunActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '100ms', maximumInterval: '2s', backoffCoefficient: 2 },
-});
+const ledger = proxyLocalActivities<RunActivities>(runActivityOptions.ledger);
 // Recording is local too: a regular activity would cost the server a second workflow task and an activity task per
 // run, which on this dev server halves the runs per second; the row insert itself takes a few milliseconds.
-const recorder = proxyLocalActivities<RunActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', maximumInterval: '10s', backoffCoefficient: 2 },
-});
+const recorder = proxyLocalActivities<RunActivities>(runActivityOptions.recorder);
 
 export function runCost(req: Pick<RunRequest, 'holdMc' | 'pricePerRunMc' | 'pricePer1kTokensMc'>, tokens: number): number {
   return Math.min(req.holdMc, req.pricePerRunMc + Math.ceil((tokens * req.pricePer1kTokensMc) / 1000));
@@ -42,11 +38,7 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
     return outcome;
   }
 
-  const runtime = proxyLocalActivities<RunActivities>({
-    // The runtime's own deadline, plus time to fetch a cold artifact and register its flow.
-    startToCloseTimeout: req.timeoutMs + 15_000,
-    retry: { maximumAttempts: 2, initialInterval: '200ms', nonRetryableErrorTypes: ['RuntimeTimeoutError', 'RuntimeRequestError', 'ArtifactIntegrityError'] },
-  });
+  const runtime = proxyLocalActivities<RunActivities>(runActivityOptions.runtime(req.timeoutMs));
   let result: Awaited<ReturnType<RunActivities['executeRun']>>;
   try {
     result = await runtime.executeRun({
@@ -57,11 +49,10 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
     });
   } catch (err) {
     await ledger.releaseHold({ runId: req.runId });
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error).name;
+    const { type, message, timedOut } = decodeFailure(err);
     outcome = {
-      status: type === 'RuntimeTimeoutError' ? 'timed_out' : 'failed', runId: req.runId, latencyMs: 0,
-      error: { type, message: (cause as Error).message },
+      status: type === 'RuntimeTimeoutError' || timedOut ? 'timed_out' : 'failed', runId: req.runId, latencyMs: 0,
+      error: { type, message },
     };
     await recorder.recordRun({ req, outcome });
     return outcome;

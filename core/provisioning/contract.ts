@@ -1,6 +1,9 @@
 // The provisioning context's contract: task queue, workflow ids, signals,
 // queries and status values. The API, the store, the support console and the
-// workers import these instead of repeating strings.
+// workers import these instead of repeating strings. It lives in core/ (as
+// every context's contract.ts) so activities use it without importing from
+// workflows/ (DESIGN: activities → core); workflows may import it because
+// lint allows them core/<context>/contract.ts and nothing else of core.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export const PROVISIONING_TASK_QUEUE = 'provisioning';

@@ -1,6 +1,6 @@
 // The connector gateway's contract: task queue, workflow id, the call request
 // and its outcome. The API starts connectorCall and waits for its result.
-import type { ToolCall } from '../../core/connectors/tools';
+import type { ToolCall } from './tools';
 
 export const CONNECTORS_TASK_QUEUE = 'connectors';
 export const connectorCallWorkflowId = (callId: string) => `conn-${callId}`;
