@@ -12,7 +12,7 @@ import { notFound, validation } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
-import type { RunOutcome } from '../../workflows/runs/contract';
+import type { RunOutcome } from '../../core/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { runOutcomeError } from '../runs/outcome';

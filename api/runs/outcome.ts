@@ -2,7 +2,7 @@
 // timed-out and failed runs onto the error taxonomy, shared by POST /v1/runs
 // (JSON or streamed) and the OpenAI-compatible endpoints.
 import { AppError, InsufficientCreditsError } from '../../core/errors';
-import type { RunOutcome } from '../../workflows/runs/contract';
+import type { RunOutcome } from '../../core/runs/contract';
 
 export function runOutcomeError(outcome: Exclude<RunOutcome, { status: 'succeeded' }>, runId: string): AppError {
   if (outcome.status === 'rejected') return new InsufficientCreditsError(outcome.availableMc, outcome.requiredMc);

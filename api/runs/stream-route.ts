@@ -5,7 +5,7 @@
 // document if the run fails after the stream opened.
 import type { Request, RequestHandler, Response } from 'express';
 import { problemBody } from '../middleware/problem';
-import type { RunRequest } from '../../workflows/runs/contract';
+import type { RunRequest } from '../../core/runs/contract';
 import { runOutcomeError, runView } from './outcome';
 import { clientGone, openEventStream, streamRun, writeEvent, type StreamingRunDeps } from './streaming';
 

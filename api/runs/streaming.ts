@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import type { Response } from 'express';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { RunStreamAssembler } from '../../core/runs/run-stream';
-import { runWorkflowId, type RunOutcome, type RunRequest } from '../../workflows/runs/contract';
+import { runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 
 export interface StreamingRunDeps {
   temporal: Client;
