@@ -9,6 +9,7 @@ import { Router, type RequestHandler, type Response } from 'express';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { notFound, validation } from '../../core/errors';
+import { recordRunOutcome } from '../../core/metrics/business';
 import type { InstanceStore } from '../../core/instances/store';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
@@ -130,7 +131,10 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     const target = await starter.findTarget(key.orgId, { slug: body.model, instanceId: key.instanceId });
     if (!target) throw notFound(`The model ${body.model} (an agent this key may run: see GET /v1/models)`);
     const decision = await starter.admit(target, key.id);
-    if (!decision.allowed) throw rateLimited(decision);
+    if (!decision.allowed) {
+      recordRunOutcome('rate_limited');
+      throw rateLimited(decision);
+    }
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     const sessionId = req.header(SESSION_HEADER) ?? body.user;
     const run = starter.request(target, { apiKeyId: key.id, input, sessionId });

@@ -15,6 +15,8 @@ export interface RunStreamListener {
 export class RunStreamHub {
   private client: Promise<pg.Client> | null = null;
   private readonly listeners = new Map<string, RunStreamListener>();
+  /** LISTEN and UNLISTEN go one at a time: pg queues concurrent queries on one client only under protest (and not from pg 9 on). */
+  private commands: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly databaseUrl: string, private readonly onError: (err: unknown) => void = () => undefined) {}
 
@@ -24,7 +26,7 @@ export class RunStreamHub {
     this.listeners.set(channel, listener);
     try {
       const client = await this.connection();
-      await client.query(`listen ${channel}`);
+      await this.command(client, `listen ${channel}`);
     } catch (err) {
       this.listeners.delete(channel);
       throw err;
@@ -35,8 +37,14 @@ export class RunStreamHub {
       done = true;
       if (this.listeners.get(channel) === listener) this.listeners.delete(channel);
       const client = await this.client?.catch(() => null);
-      await client?.query(`unlisten ${channel}`).catch(() => undefined);
+      if (client) await this.command(client, `unlisten ${channel}`).catch(() => undefined);
     };
+  }
+
+  private command(client: pg.Client, sql: string): Promise<unknown> {
+    const run = this.commands.then(() => client.query(sql));
+    this.commands = run.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {

@@ -195,6 +195,18 @@ describe('the MVP buyer journey', () => {
     page.once('dialog', (d) => void d.accept());
     await page.click('#keys tr:has-text("ci pipeline") button:has-text("Revoke")');
     await page.locator('#keys tr:has-text("ci pipeline")').waitFor({ state: 'detached' });
+
+    // A key that may only read what the workspace spends: it reads the balance and may not run agents.
+    await page.fill('#key-name', 'usage reader');
+    await page.uncheck('#keys input[name=scopes][value=runs]');
+    await page.check('#keys input[name=scopes][value="usage:read"]');
+    await page.click('#keys form.inline-form button[type=submit]');
+    const reader = (await page.locator('#keys [data-testid=api-key-secret]').textContent())!;
+    expect(await page.locator('#keys tr:has-text("usage reader")').textContent()).toContain('usage:read');
+    const balance = await p.call('GET', '/v1/balance', { headers: { authorization: `Bearer ${reader}` } });
+    expect(balance.status).toBe(200);
+    expect(balance.body.available_mc).toBe(wallet.available_mc);
+    expect((await p.call('POST', '/v1/runs', { headers: { authorization: `Bearer ${reader}` }, body: { agent: 'ticket-triage', input: 'hi' } })).status).toBe(403);
   });
 });
 
