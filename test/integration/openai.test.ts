@@ -100,8 +100,10 @@ beforeAll(async () => {
         health: (o) => real.health(o),
         ensureFlow: (i) => real.ensureFlow(i),
         run: (flow, input, o) => (input.input.includes('[hang]') ? hanging.run(flow, input, o) : real.run(flow, input, o)),
+        // '[tokens]' answers as a flow with a model would: the real answer plus the tokens the model reported.
         // '[slow]' streams the real answer's first words at once and the rest 3 s later, so a client can leave mid-stream.
         stream: async (flow, input, o) => {
+          if (input.input.includes('[tokens]')) return { ...(await real.stream!(flow, input, o)), usage: { inputTokens: 12, outputTokens: 34 } };
           if (!input.input.includes('[slow]')) return real.stream!(flow, input, o);
           const result = await real.run(flow, input, o);
           o.onText(result.text.slice(0, 18));
@@ -206,6 +208,17 @@ describe('OpenAI SDK against the API', () => {
     expect(finishes.at(-1)).toBe('stop');
     expect(await statementOf(runId)).toEqual(['hold', 'settlement']);
     expect((await p.call('GET', '/v1/wallet', { token })).body.available_mc).toBe(8000);
+  });
+
+  it("reports the agent's tokens as usage, in the completion and in a streamed completion's usage chunk", async () => {
+    await setBalance(10_000);
+    const stream = await openai.chat.completions.create({ model: 'ticket-triage', messages: [{ role: 'user', content: `[tokens] ${TICKET}` }], stream: true, stream_options: { include_usage: true } });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) usage ??= chunk.usage;
+    expect(usage).toEqual({ prompt_tokens: 12, completion_tokens: 34, total_tokens: 46 });
+    // Without tokens reported (the launch agents use no model), the completion has no usage rather than zeros.
+    const plain = await openai.chat.completions.create({ model: 'ticket-triage', messages: [{ role: 'user', content: TICKET }] });
+    expect(plain.usage).toBeUndefined();
   });
 
   it('raises 402 when the wallet cannot cover the hold, before any stream opens', async () => {
