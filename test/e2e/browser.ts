@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from '../../deploy/local/stack';
+import { until as untilShared } from '../support/until';
 
 export const screenshotDir = path.join(repoRoot, 'test/artifacts/screenshots');
 
@@ -77,12 +78,5 @@ export async function signInAtProvider(page: Page, email: string, password = 'cm
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/interaction')), page.click('button[type="submit"]')]);
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+/** The tests' one polling helper, with a browser's longer default. */
+export const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> => untilShared(what, fn, timeoutMs);

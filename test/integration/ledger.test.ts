@@ -8,6 +8,7 @@ import { LEDGER_LOCK } from '../../core/ledger/pg-ledger';
 import type { PoolClient } from 'pg';
 import type { Db } from '../../core/db';
 import { freshDatabase } from '../support/stack';
+import { until } from '../support/until';
 
 let db: Db;
 let drop: () => Promise<void>;
@@ -405,8 +406,12 @@ describe('expiry', () => {
     try {
       let swept: number | undefined;
       const sweep = ledger.expire(new Date(Date.now() + 60_000)).then((n) => (swept = n));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(swept).toBeUndefined(); // the sweep waits for the write in flight
+      // The sweep's barrier is queued behind the write in flight (an advisory lock not granted), and so it has not swept.
+      await until('the sweep waits on the write in flight', async () =>
+        Number((await db.raw(
+          "select count(*) as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())",
+        )).rows[0].n) > 0, 10_000);
+      expect(swept).toBeUndefined();
       await writer.query('commit');
       expect(await sweep).toBeGreaterThanOrEqual(1);
     } finally {

@@ -7,11 +7,8 @@
 // disconnects mid-stream and when the worker is killed mid-stream (the chunks
 // then reach another API replica from another worker through PostgreSQL).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import OpenAI, { APIError, NotFoundError, RateLimitError } from 'openai';
 import { createApp } from '../../api/app';
 import { createRouters } from '../../api/routes';
@@ -21,10 +18,10 @@ import { createLogger } from '../../core/logger';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
-import { repoRoot, testLayout } from '../../deploy/local/stack';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { workflowBundlePath } from '../support/stack';
+import { until as untilShared } from '../support/until';
+import { spawnWorker } from '../support/worker-process';
 
 let p: TestPlatform;
 let token: string;
@@ -36,15 +33,7 @@ let hang: http.Server;
 
 const TICKET = 'Our production API is down for all customers, every request returns 503 since 20 minutes!';
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000) => untilShared(what, fn, timeoutMs);
 
 async function setBalance(mc: number) {
   const current = (await p.call('GET', '/v1/wallet', { token })).body.available_mc as number;
@@ -336,22 +325,17 @@ describe('POST /v1/runs streamed', () => {
       });
     });
     await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
-    const configEnv = Object.fromEntries(Object.entries(p.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    const logFile = fs.openSync(path.join(testLayout().logDir, `runs-worker${suffix}.log`), 'a');
-    const spawnWorker = (langflowUrl: string) =>
-      spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'workers/runs.ts')], {
-        env: { ...process.env, ...configEnv, LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '30000', TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn', CMP_WORKFLOW_BUNDLE: workflowBundlePath() },
-        stdio: ['ignore', logFile, logFile], detached: true,
-      });
-    const first = spawnWorker(`http://127.0.0.1:${(stalled.address() as AddressInfo).port}`);
-    let second: ReturnType<typeof spawnWorker> | undefined;
+    const runsWorker = (langflowUrl: string) =>
+      spawnWorker('runs', { config: p.config, queueSuffix: suffix, env: { LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '30000' } });
+    const first = runsWorker(`http://127.0.0.1:${(stalled.address() as AddressInfo).port}`);
+    let second: ReturnType<typeof runsWorker> | undefined;
     try {
       const events = [];
       for await (const e of sse(`${replicaUrl}/v1/runs`, streamRunInit(TICKET))) {
         events.push(e);
         if (e.event === 'output' && !second) {
-          process.kill(-first.pid!, 'SIGKILL');
-          second = spawnWorker(p.config.LANGFLOW_URL);
+          first.kill();
+          second = runsWorker(p.config.LANGFLOW_URL);
         }
       }
       expect(events.map((e) => e.event).slice(0, 2)).toEqual(['run.started', 'output']);
@@ -366,13 +350,8 @@ describe('POST /v1/runs streamed', () => {
       expect(balance.available).toBe(9000);
       expect(balance.debitsPending).toBe(0);
     } finally {
-      for (const w of [first, second]) {
-        try {
-          if (w) process.kill(-w.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
+      first.kill();
+      second?.kill();
       stalled.closeAllConnections();
       stalled.close();
       await new Promise((r) => server.close(r));

@@ -3,16 +3,14 @@
 // GitOps repository). The API listens on the test layout's API port, where the
 // Saleor sandbox delivers its signed webhooks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { LocalGitRepo, instanceManifestPath } from '../../core/gitops';
 import { instanceSecretPath } from '../../core/secrets';
-import { repoRoot, testLayout } from '../../deploy/local/stack';
+import { testLayout } from '../../deploy/local/stack';
 import { orderWorkflowId } from '../../core/provisioning/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { workflowBundlePath } from '../support/stack';
 import { until } from '../support/until';
+import { spawnWorker } from '../support/worker-process';
 
 let p: TestPlatform;
 let buyer: string;
@@ -333,12 +331,9 @@ describe('cancel after the buyer spent part of a credit pack', () => {
 
 describe('worker killed mid-workflow', () => {
   it('a new worker process finishes the order; nothing is done twice', async () => {
-    // A real worker process on this platform's queues; the in-process one is not on them.
+    // A real worker process on queues of its own; the in-process one is not on them.
     const suffix = `-kill${Date.now()}`;
-    const configEnv = Object.fromEntries(Object.entries(p.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    const env = { ...process.env, ...configEnv, TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn', CMP_WORKFLOW_BUNDLE: workflowBundlePath() };
-    const spawnWorker = () => spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'workers/provisioning.ts')], { env, stdio: 'ignore', detached: true });
-    const first = spawnWorker();
+    const first = spawnWorker('provisioning', { config: p.config, queueSuffix: suffix });
     const orderId = `free-kill-${Date.now()}`;
     const ws = (await p.call('POST', '/v1/orgs/auto', { token: buyer })).body;
     const plan = (await p.call('GET', '/v1/offerings/ticket-triage')).body.plans.find((x: { code: string }) => x.code === 'free');
@@ -350,13 +345,13 @@ describe('worker killed mid-workflow', () => {
     });
     // Kill it as soon as provisioning has begun, mid-workflow.
     await until('instance created', async () => (await p.clients.db('instances').where('id', instanceId).first()) ?? null, 60_000);
-    process.kill(-first.pid!, 'SIGKILL');
-    const second = spawnWorker();
+    first.kill();
+    const second = spawnWorker('provisioning', { config: p.config, queueSuffix: suffix });
     try {
       const result = await handle.result();
       expect(result.status).toBe('fulfilled');
     } finally {
-      process.kill(-second.pid!, 'SIGKILL');
+      second.kill();
     }
     expect(await p.clients.db('instances').where('order_id', orderId)).toHaveLength(1);
     const allowance = await p.clients.db('transfers').where('reason', 'monthly_allowance').whereRaw("metadata->>'instance_id' = ?", [instanceId]);

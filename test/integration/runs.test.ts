@@ -3,20 +3,17 @@
 // runtime timeout, a worker killed mid-run, rate limits, idempotent replays,
 // and the demo messages.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { createRunActivities } from '../../activities/runs';
-import { repoRoot, testLayout } from '../../deploy/local/stack';
 import { runWorkflowId, type RunRequest } from '../../core/runs/contract';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { workflowBundlePath } from '../support/stack';
+import { until } from '../support/until';
+import { spawnWorker } from '../support/worker-process';
 
 let p: TestPlatform;
 let token: string;
@@ -26,15 +23,6 @@ let walletId: string;
 let hang: http.Server;
 let hangUrl: string;
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 45_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 const run = (input: string, headers: Record<string, string> = {}, agent = 'ticket-triage') =>
   p.call('POST', '/v1/runs', { headers: { authorization: `Bearer ${key}`, ...headers }, body: { agent, input } });
@@ -187,14 +175,9 @@ describe('worker killed mid-run', () => {
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const suffix = `-kill${Date.now()}`;
-    const configEnv = Object.fromEntries(Object.entries(p.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-    const spawnWorker = (langflowUrl: string) =>
-      spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'workers/runs.ts')], {
-        env: { ...process.env, ...configEnv, LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '20000', TEMPORAL_TASK_QUEUE_SUFFIX: suffix, LOG_LEVEL: 'warn', CMP_WORKFLOW_BUNDLE: workflowBundlePath() },
-        stdio: ['ignore', logFile, logFile], detached: true,
-      });
-    const logFile = fs.openSync(path.join(testLayout().logDir, `runs-worker${suffix}.log`), 'a');
-    const first = spawnWorker(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`);
+    const runsWorker = (langflowUrl: string) =>
+      spawnWorker('runs', { config: p.config, queueSuffix: suffix, env: { LANGFLOW_URL: langflowUrl, LANGFLOW_RUN_TIMEOUT_MS: '20000' } });
+    const first = runsWorker(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`);
     const instance = (await p.call('GET', '/v1/instances', { token })).body.items[0];
     const runId = randomUUID();
     const req: RunRequest = {
@@ -204,14 +187,14 @@ describe('worker killed mid-run', () => {
     };
     const handle = await p.temporal.workflow.start('runWithCreditHold', { workflowId: runWorkflowId(runId), taskQueue: `runs${suffix}`, args: [req] });
     await until('hold placed', async () => (await p.clients.db('transfers').where('id', `hold:${runId}`).first()) ?? null, 60_000);
-    process.kill(-first.pid!, 'SIGKILL');
+    first.kill();
     slow.close();
-    const second = spawnWorker(p.config.LANGFLOW_URL);
+    const second = runsWorker(p.config.LANGFLOW_URL);
     try {
       const outcome = await handle.result();
       expect(outcome.status).toBe('succeeded');
     } finally {
-      process.kill(-second.pid!, 'SIGKILL');
+      second.kill();
     }
     const transfers = await p.clients.db('transfers').where('run_id', runId).orWhere('pending_id', `hold:${runId}`);
     const kinds = transfers.map((t) => t.kind).sort();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpOk, type Service } from '../../deploy/local/processes';
 import { startNodeService, startTemporal, testLayout, type StackLayout } from '../../deploy/local/stack';
 import { testConfig, workflowBundlePath } from '../support/stack';
+import { until as untilShared } from '../support/until';
 
 const base = testLayout();
 // A private server: stopping it must not disturb the shared one the other test files use.
@@ -23,13 +24,10 @@ let temporal: Service | undefined;
 let worker: Service | undefined;
 
 const status = async (path: string) => (await fetch(`${healthUrl}${path}`, { signal: AbortSignal.timeout(5000) })).status;
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** A probe that cannot connect yet counts as "not yet". */
+const until = async (what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
+  await untilShared(what, () => fn().catch(() => false), timeoutMs);
+};
 
 beforeAll(async () => {
   temporal = await startTemporal(layout, { inMemory: true });
