@@ -10,7 +10,7 @@ import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { AppError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
-import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
+import { recordRunAddedLatency } from '../../core/metrics/business';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
 import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 import type { ApiDefinition } from '../openapi';
@@ -103,10 +103,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const target = await starter.findTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
     if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
     const decision = await starter.admit(target, key.id);
-    if (!decision.allowed) {
-      recordRunOutcome('rate_limited');
-      throw rateLimited(decision);
-    }
+    if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     const run = starter.request(target, {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,

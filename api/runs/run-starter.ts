@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
+import { recordRunOutcome } from '../../core/metrics/business';
 import { RateLimiter, type RateDecision } from '../../core/runs/rate-limiter';
 import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 
@@ -51,8 +52,11 @@ export function createRunStarter(deps: { db: Db; temporal: Client; config: Confi
     },
 
     /** Counts the call against the key's and the organization's per-minute limits. */
-    admit(target: RunTarget, apiKeyId: string): Promise<RateDecision> {
-      return limiter.consume([{ key: `key:${apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]);
+    /** Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so the refusals are counted here. */
+    async admit(target: RunTarget, apiKeyId: string): Promise<RateDecision> {
+      const decision = await limiter.consume([{ key: `key:${apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]);
+      if (!decision.allowed) recordRunOutcome('rate_limited');
+      return decision;
     },
 
     /** The run: its hold is the plan's most a run can cost, or the caller's cap if lower. */
