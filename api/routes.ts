@@ -9,7 +9,11 @@ import { CatalogStore } from '../core/catalog/store';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { createKnexUserStore, createTokenVerifier, type TokenVerifier } from '../core/identity';
-import { InstanceStore } from '../core/instances/store';
+import { KnexIdempotencyKeyStore } from '../core/idempotency/store';
+import { KnexInstanceStore } from '../core/instances/store';
+import { KnexOrderStore, KnexWebhookEventStore } from '../core/orders/store';
+import { RateLimiter } from '../core/runs/rate-limiter';
+import { KnexDemoVisitorStore, KnexRunStore } from '../core/runs/store';
 import { createLedger, type Ledger } from '../core/ledger';
 import type { Logger } from '../core/logger';
 import type { SaleorClient } from '../core/saleor/client';
@@ -76,14 +80,18 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const catalog = new CatalogStore(db);
   const tenancy = new TenancyStore(db);
   const keys = new ApiKeyStore(db);
-  const instances = new InstanceStore(db);
+  const instances = new KnexInstanceStore(db);
+  const orders = new KnexOrderStore(db);
+  const webhookEvents = new KnexWebhookEventStore(db);
+  const runs = new KnexRunStore(db);
+  const limiter = new RateLimiter(db);
   const audit = new AuditLog(db);
   const verifier = deps.verifier ?? createTokenVerifier({
     issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, rolesClaim: config.OIDC_ROLES_CLAIM, clockToleranceSec: config.OIDC_CLOCK_TOLERANCE_S,
   });
   const users = createKnexUserStore(db);
   const user = requireUser({ verifier, users });
-  const idem = idempotency(db);
+  const idem = idempotency(new KnexIdempotencyKeyStore(db));
   const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: RUNS_TASK_QUEUE };
   const streams = new RunStreamHub(config.DATABASE_URL, (err) => deps.logger.warn({ err }, 'run stream listener failed'));
 
@@ -96,28 +104,28 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
 
   const routers = [
     // First: the Saleor webhook reads its raw body before any JSON parser does.
-    createSaleorWebhookRouter({ api, db, temporal: deps.temporal, webhookVerifier: deps.webhookVerifier, taskQueue: taskQueues.provisioning }),
+    createSaleorWebhookRouter({ api, orders, webhookEvents, temporal: deps.temporal, webhookVerifier: deps.webhookVerifier, taskQueue: taskQueues.provisioning }),
     body,
     createOrderRouter({
-      api, taskQueue: taskQueues.provisioning, db, temporal: deps.temporal, catalog, instances, tenancy, saleor: deps.saleor, webhookVerifier: deps.webhookVerifier, logger: deps.logger,
+      api, taskQueue: taskQueues.provisioning, orders, webhookEvents, temporal: deps.temporal, catalog, instances, tenancy, saleor: deps.saleor, webhookVerifier: deps.webhookVerifier, logger: deps.logger,
       requireUser: user, idempotency: idem,
     }),
     createCatalogRouter({
       api, catalog, artifacts: deps.artifacts, validateFlow: deps.validateFlow, audit, requireUser: user, requireAdmin: requireRole('admin'), idempotency: idem,
     }),
     createTenancyRouter({ api, tenancy, ledger, starterCreditsMc: config.STARTER_CREDITS * 1000, requireUser: user, idempotency: idem }),
-    createWalletRouter({ api, db, ledger, tenancy, requireUser: user, requireService: requireRole('admin'), idempotency: idem }),
+    createWalletRouter({ api, ledger, tenancy, requireUser: user, requireService: requireRole('admin'), idempotency: idem }),
     createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
     createInstanceRouter({ api, instances, tenancy, requireUser: user }),
     // Usage is read by members and by API keys with the usage:read scope.
-    createUsageRouter({ api, db, tenancy, requireUser: apiKeyOrUser(requireApiKey(keys, 'usage:read'), user) }),
+    createUsageRouter({ api, runs, tenancy, requireUser: apiKeyOrUser(requireApiKey(keys, 'usage:read'), user) }),
     createBalanceRouter({ api, ledger, requireUsageKey: requireApiKey(keys, 'usage:read') }),
     createRunRouter({
-      api, db, temporal: deps.temporal, ledger, catalog, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem, streams,
+      api, temporal: deps.temporal, ledger, catalog, instances, runs, demoVisitors: new KnexDemoVisitorStore(db), tenancy, limiter, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem, streams,
     }),
-    createOpenAiRouter({ api, db, temporal: deps.temporal, config, instances, taskQueue: taskQueues.runs, streams, requireApiKey: requireApiKey(keys) }),
+    createOpenAiRouter({ api, temporal: deps.temporal, config, instances, runs, limiter, taskQueue: taskQueues.runs, streams, requireApiKey: requireApiKey(keys) }),
     createSupportRouter({
-      api, db, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
+      api, orders, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
     }),
   ];
@@ -128,7 +136,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     taskQueue: connectorsQueue, requireUser: user, idempotency: idem,
   }));
   routers.push(createInstanceMcpRouter({
-    api, db, temporal: deps.temporal, config, connectors, instances, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
+    api, temporal: deps.temporal, config, connectors, instances, runs, limiter, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
   }));
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
   return { routers, api, ledger, close: () => streams.close() };

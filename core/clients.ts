@@ -6,7 +6,12 @@ import { CatalogStore } from './catalog/store';
 import type { Config } from './config';
 import { createDb, type Db } from './db';
 import { createGitOpsRepo, type GitOpsRepo } from './gitops';
-import { InstanceStore } from './instances/store';
+import { ApiKeyStore } from './api-keys/store';
+import { AuditLog } from './audit';
+import { createKnexUserStore, type UserStore } from './identity/user-store';
+import { KnexInstanceStore, type InstanceStore } from './instances/store';
+import { KnexOrderStore, type OrderStore } from './orders/store';
+import { KnexRunStore, type RunStore } from './runs/store';
 import { createLedger, type Ledger } from './ledger';
 import type { Logger } from './logger';
 import { ledgerMetrics } from './metrics/business';
@@ -21,6 +26,11 @@ export interface Clients {
   ledger: Ledger;
   catalog: CatalogStore;
   instances: InstanceStore;
+  orders: OrderStore;
+  runs: RunStore;
+  apiKeys: ApiKeyStore;
+  audit: AuditLog;
+  users: UserStore;
   tenancy: TenancyStore;
   artifacts: S3ArtifactStore;
   runtime: AgentRuntime;
@@ -38,7 +48,12 @@ export function createClients(config: Config, logger: Logger): Clients {
     db,
     ledger: createLedger(db, { observer: ledgerMetrics }),
     catalog: new CatalogStore(db),
-    instances: new InstanceStore(db),
+    instances: new KnexInstanceStore(db),
+    orders: new KnexOrderStore(db),
+    runs: new KnexRunStore(db),
+    apiKeys: new ApiKeyStore(db),
+    audit: new AuditLog(db),
+    users: createKnexUserStore(db),
     tenancy: new TenancyStore(db),
     artifacts,
     runtime,

@@ -4,12 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { recordOrderActivated } from '../../core/metrics/business';
 import type { ArtifactStore } from '../../core/artifacts';
-import { AuditLog } from '../../core/audit';
+import type { ApiKeyStore } from '../../core/api-keys/store';
+import type { AuditLog } from '../../core/audit';
 import { InsufficientCreditsError } from '../../core/errors';
 import type { CatalogStore } from '../../core/catalog/store';
-import type { Db } from '../../core/db';
+import type { UserStore } from '../../core/identity/user-store';
 import { instanceManifest, instanceManifestPath, type GitOpsRepo } from '../../core/gitops';
 import type { InstanceStore } from '../../core/instances/store';
+import type { OrderStore } from '../../core/orders/store';
 import type { Ledger } from '../../core/ledger';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { createVersionFlows } from '../../core/runtime/version-flows';
@@ -17,12 +19,16 @@ import type { SaleorClient } from '../../core/saleor/client';
 import { PAID_CHARGE_STATUSES, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
 import { allowancePeriod, grantAllowances } from '../../core/instances/allowances';
 import { instanceSecretPath, type SecretStore } from '../../core/secrets';
+import { onboardWorkspace } from '../../core/tenancy/onboarding';
 import type { TenancyStore } from '../../core/tenancy/store';
 import { classifyFailures, OrderRejectedError } from '../failures';
 import type { OrderInput, OrderStatus, StepError } from '../../core/provisioning/contract';
 
 export interface ProvisioningDeps {
-  db: Db;
+  orders: OrderStore;
+  users: Pick<UserStore, 'findByEmail'>;
+  apiKeys: Pick<ApiKeyStore, 'revokeForInstance'>;
+  audit: AuditLog;
   catalog: CatalogStore;
   instances: InstanceStore;
   tenancy: TenancyStore;
@@ -66,8 +72,7 @@ export const creditTakeBackId = (orderId: string, line: number) => `refund:${cre
 export const creditWriteOffId = (orderId: string, line: number) => `write-off:${creditGrantId(orderId, line)}`;
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
-  const { db, catalog, instances, ledger, saleor } = deps;
-  const audit = new AuditLog(db);
+  const { orders, catalog, instances, ledger, saleor, audit } = deps;
   // Every instance of a version shares its flow: once registered (or found unchanged) here, it is reused for a
   // while instead of listing and reading Langflow's flows for every order.
   const flowFor = createVersionFlows(deps, { recheckMs: deps.flowRecheckMs ?? 60_000 });
@@ -96,15 +101,9 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       throw new OrderRejectedError(`Order ${input.orderId} names organization ${orgId}, which does not exist`);
     });
     if (!orgId && input.email) {
-      const user = await db('users').whereRaw('lower(email) = lower(?)', [input.email]).first();
+      const user = await deps.users.findByEmail(input.email);
       if (!user) throw new OrderRejectedError(`No CMP user has the order's email ${input.email}; the buyer must sign in once`);
-      const ws = await deps.tenancy.ensureWorkspace(user.id, `${input.email.split('@')[0]}'s workspace`);
-      orgId = ws.org.id;
-      if (ws.created && deps.starterCreditsMc > 0) {
-        const promo = await ledger.ensureSystemAccount('promo');
-        const wallet = await ledger.ensureWallet(orgId);
-        await ledger.transfer({ id: `starter-grant:${orgId}`, debitAccountId: promo.id, creditAccountId: wallet.id, amount: deps.starterCreditsMc, reason: 'starter_grant' });
-      }
+      orgId = (await onboardWorkspace(deps, user)).org.id;
     }
     if (!orgId) throw new OrderRejectedError(`Order ${input.orderId} has neither an organization nor an email`);
     const wallet = await ledger.ensureWallet(orgId);
@@ -112,29 +111,13 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   }
 
   async function recordOrder(input: { orderId: string; kind: 'paid' | 'free'; orgId: string; email: string | null; workflowId: string; totalCents: number; currency: string }): Promise<void> {
-    await db('orders')
-      .insert({
-        saleor_order_id: input.orderId, kind: input.kind, org_id: input.orgId, buyer_email: input.email, workflow_id: input.workflowId,
-        total_cents: input.totalCents, currency: input.currency, status: 'received', paid_at: input.kind === 'paid' ? db.fn.now() : null,
-      })
-      .onConflict('saleor_order_id')
-      .merge({ org_id: input.orgId, buyer_email: input.email, total_cents: input.totalCents, currency: input.currency, updated_at: db.fn.now() });
+    await orders.record(input);
   }
 
   async function setOrderState(input: { orderId: string; status: OrderStatus; step: string | null; error: (StepError & { step: string }) | null }): Promise<void> {
-    const [updated] = await db('orders')
-      .where('saleor_order_id', input.orderId)
-      .update({
-        status: input.status, current_step: input.step, last_error: input.error ? JSON.stringify(input.error) : null, updated_at: db.fn.now(),
-        ...(input.status === 'fulfilled' ? { provisioned_at: db.fn.now() } : {}),
-      }, ['paid_at']);
-    if (input.status === 'fulfilled') recordOrderActivated(updated?.paid_at ?? null);
-    if (input.status === 'needs_attention' || input.status === 'provisioning') {
-      await db('instances')
-        .where('order_id', input.orderId)
-        .whereIn('status', ['pending', 'provisioning', 'needs_attention'])
-        .update({ status: input.status, last_error: input.error ? JSON.stringify(input.error) : null, updated_at: db.fn.now() });
-    }
+    const { paidAt } = await orders.setState(input);
+    if (input.status === 'fulfilled') recordOrderActivated(paidAt);
+    if (input.status === 'needs_attention' || input.status === 'provisioning') await instances.followOrder(input.orderId, input.status, input.error);
   }
 
   async function resolveLines(order: LoadedOrder): Promise<ResolvedLine[]> {
@@ -229,27 +212,12 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   }
 
   async function createInstance(input: { instanceId: string; orderId: string; line: number; orgId: string; offeringId: string; versionId: string; planId: string; workflowId: string }): Promise<{ instanceId: string }> {
-    // (order_id, order_line) is unique: a re-run finds the row the first run made.
-    await db('instances')
-      .insert({
-        id: input.instanceId, org_id: input.orgId, offering_id: input.offeringId, offering_version_id: input.versionId, plan_id: input.planId,
-        status: 'provisioning', order_id: input.orderId, order_line: input.line, workflow_id: input.workflowId,
-      })
-      .onConflict(['order_id', 'order_line'])
-      .ignore();
-    const row = await db('instances').where({ order_id: input.orderId, order_line: input.line }).first();
-    // A retry after support fixed the catalog may resolve a newer version.
-    if (row.offering_version_id !== input.versionId && row.status !== 'active') {
-      await db('instances').where('id', row.id).update({ offering_version_id: input.versionId, updated_at: db.fn.now() });
-    }
-    return { instanceId: row.id };
+    return { instanceId: await instances.create(input) };
   }
 
   async function deactivateInstance(input: { instanceId: string }): Promise<void> {
-    await db('instances')
-      .where('id', input.instanceId)
-      .update({ status: 'deprovisioned', deprovisioned_at: db.raw('coalesce(deprovisioned_at, now())'), updated_at: db.fn.now() });
-    await db('api_keys').where('instance_id', input.instanceId).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+    await instances.markDeprovisioned(input.instanceId);
+    await deps.apiKeys.revokeForInstance(input.instanceId);
   }
 
   async function verifyArtifact(input: { versionId: string }): Promise<{ sha256: string; bytes: number }> {
@@ -260,7 +228,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
 
   async function registerFlow(input: { instanceId: string; versionId: string }): Promise<{ flowId: string }> {
     const { flowId } = await flowFor(input.versionId);
-    await db('instances').where('id', input.instanceId).update({ runtime_flow_id: flowId, updated_at: db.fn.now() });
+    await instances.setRuntimeFlow(input.instanceId, flowId);
     return { flowId };
   }
 
@@ -301,7 +269,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       message: `Provision order ${input.orderId}: ${manifests.length} instance(s)`,
       files: Object.fromEntries(manifests.map((m) => [m.path, m.content])),
     });
-    await db('instances').whereIn('id', input.instances.map((i) => i.instanceId)).update({ gitops_commit_sha: result.sha, updated_at: db.fn.now() });
+    await instances.setGitopsCommit(input.instances.map((i) => i.instanceId), result.sha);
     return result;
   }
 
@@ -328,10 +296,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       const due = { instanceId: instance.id, orgId: instance.orgId, orderId: instance.orderId, planCode: plan.code, amountMc: plan.monthlyCreditsMc };
       await grantAllowances(ledger, [due], allowancePeriod(new Date()));
     }
-    await db('instances')
-      .where('id', input.instanceId)
-      .whereNot('status', 'deprovisioned')
-      .update({ status: 'active', last_error: null, activated_at: db.raw('coalesce(activated_at, now())'), updated_at: db.fn.now() });
+    await instances.activate(input.instanceId);
   }
 
   async function markOrderFulfilled(input: { orderId: string }): Promise<void> {
@@ -366,9 +331,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   /** Deprovisioning: the instance's side effects undone, in order. */
   async function beginDeprovision(input: { instanceId: string }): Promise<{ orgId: string; status: string }> {
     const instance = await instances.getAny(input.instanceId);
-    if (instance.status !== 'deprovisioned') {
-      await db('instances').where('id', input.instanceId).update({ status: 'deprovisioning', updated_at: db.fn.now() });
-    }
+    if (instance.status !== 'deprovisioned') await instances.beginDeprovision(input.instanceId);
     return { orgId: instance.orgId, status: instance.status };
   }
 

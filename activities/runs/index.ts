@@ -5,6 +5,7 @@
 import type { ArtifactStore } from '../../core/artifacts';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Db } from '../../core/db';
+import type { RunStore } from '../../core/runs/store';
 import { InsufficientCreditsError } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import { recordRunOutcome } from '../../core/metrics/business';
@@ -18,6 +19,7 @@ import { classifyFailures } from '../failures';
 
 export interface RunDeps {
   db: Db;
+  runs: RunStore;
   ledger: Ledger;
   catalog: CatalogStore;
   artifacts: ArtifactStore;
@@ -114,21 +116,20 @@ export function createRunActivities(deps: RunDeps) {
   /** The run's row: inserted by the API when it starts (maybe not yet), completed here. */
   async function recordRun(input: { req: RunRequest; outcome: RunOutcome }): Promise<void> {
     const { req, outcome } = input;
-    const row = {
+    const ok = outcome.status === 'succeeded';
+    await deps.runs.recordFinish({
       id: req.runId,
-      org_id: req.payer.kind === 'org' ? req.payer.orgId : null,
-      demo_visitor_id: req.payer.kind === 'demo' ? req.payer.visitorId : null,
-      instance_id: req.instanceId, offering_id: req.offeringId, api_key_id: req.apiKeyId,
-      status: outcome.status, hold_transfer_id: outcome.status === 'rejected' ? null : holdId(req.runId), hold_mc: req.holdMc,
-      cost_mc: outcome.status === 'succeeded' ? outcome.chargedMc : 0,
-      tokens_in: outcome.status === 'succeeded' ? (outcome.usage?.inputTokens ?? null) : null,
-      tokens_out: outcome.status === 'succeeded' ? (outcome.usage?.outputTokens ?? null) : null,
-      latency_ms: outcome.status === 'succeeded' ? Math.round(outcome.runtimeLatencyMs) : null,
-      output: outcome.status === 'succeeded' ? outcome.output : null,
-      error: outcome.status === 'succeeded' ? null : JSON.stringify(outcome.status === 'rejected' ? { type: 'insufficient-credits', availableMc: outcome.availableMc } : outcome.error),
-      finished_at: deps.db.fn.now(),
-    };
-    await deps.db('runs').insert(row).onConflict('id').merge();
+      orgId: req.payer.kind === 'org' ? req.payer.orgId : null,
+      demoVisitorId: req.payer.kind === 'demo' ? req.payer.visitorId : null,
+      instanceId: req.instanceId, offeringId: req.offeringId, apiKeyId: req.apiKeyId, holdMc: req.holdMc,
+      status: outcome.status, holdTransferId: outcome.status === 'rejected' ? null : holdId(req.runId),
+      costMc: ok ? outcome.chargedMc : 0,
+      tokensIn: ok ? (outcome.usage?.inputTokens ?? null) : null,
+      tokensOut: ok ? (outcome.usage?.outputTokens ?? null) : null,
+      latencyMs: ok ? Math.round(outcome.runtimeLatencyMs) : null,
+      output: ok ? outcome.output : null,
+      error: ok ? null : outcome.status === 'rejected' ? { type: 'insufficient-credits', availableMc: outcome.availableMc } : outcome.error,
+    });
     if (outcome.status === 'succeeded') recordRunOutcome('succeeded', { chargedMc: outcome.chargedMc, runtimeSeconds: outcome.runtimeLatencyMs / 1000 });
     else recordRunOutcome(outcome.status === 'rejected' ? 'refused' : outcome.status);
   }

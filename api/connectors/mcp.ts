@@ -13,7 +13,8 @@ import type { Config } from '../../core/config';
 import type { ConnectorStore } from '../../core/connectors/store';
 import { MCP_LIST_TOOLS, type ToolCall } from '../../core/connectors/tools';
 import type { ConnectorBinding } from '../../core/connectors/types';
-import type { Db } from '../../core/db';
+import type { RateLimiter } from '../../core/runs/rate-limiter';
+import type { RunStore } from '../../core/runs/store';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { ApiDefinition } from '../openapi';
@@ -23,11 +24,12 @@ import { executeConnectorCall } from './gateway';
 
 export interface McpRouteDeps {
   api: ApiDefinition;
-  db: Db;
   temporal: Client;
   config: Config;
   connectors: ConnectorStore;
   instances: InstanceStore;
+  runs: RunStore;
+  limiter: RateLimiter;
   taskQueues: { runs: string; connectors: string };
   requireApiKey: RequestHandler;
 }
@@ -43,9 +45,9 @@ const runAgentTool: Tool = {
 const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError: true } : {}) });
 
 export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
-  const { api, db, temporal, config } = deps;
+  const { api, temporal, config } = deps;
   const router = Router();
-  const starter = createRunStarter({ db, temporal, config, taskQueue: deps.taskQueues.runs });
+  const starter = createRunStarter({ ...deps, taskQueue: deps.taskQueues.runs });
   const gateway = { temporal, config, taskQueue: deps.taskQueues.connectors };
 
   async function runAgent(orgId: string, instanceId: string, apiKeyId: string, args: { input?: unknown; session_id?: unknown }): Promise<CallToolResult> {

@@ -2,7 +2,7 @@
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '@temporalio/client';
 import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
+import { pingDb, type Db } from '../../core/db';
 import type { Probe } from './routes';
 
 async function httpProbe(url: string, init?: RequestInit): Promise<void> {
@@ -12,7 +12,7 @@ async function httpProbe(url: string, init?: RequestInit): Promise<void> {
 
 export function createProbes(config: Config, db: Db, temporal: Connection, s3: S3Client): Record<string, Probe> {
   return {
-    postgres: () => db.raw('select 1'),
+    postgres: () => pingDb(db),
     temporal: () => temporal.workflowService.getSystemInfo({}),
     s3: () => s3.send(new HeadBucketCommand({ Bucket: config.S3_ARTIFACT_BUCKET })),
     oidc: () => httpProbe(`${config.OIDC_ISSUER}/.well-known/openid-configuration`),

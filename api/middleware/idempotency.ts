@@ -4,7 +4,7 @@
 // flight is 409. The primary key (principal, key) decides races in PostgreSQL.
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Db } from '../../core/db';
+import type { IdempotencyKeyStore } from '../../core/idempotency/store';
 import { AppError, validation } from '../../core/errors';
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -23,7 +23,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export function idempotency(db: Db): RequestHandler {
+export function idempotency(keys: IdempotencyKeyStore): RequestHandler {
   return async (req, res, next) => {
     const key = req.header('Idempotency-Key');
     if (key === undefined) return next();
@@ -33,22 +33,17 @@ export function idempotency(db: Db): RequestHandler {
     const methodPath = `${req.method} ${req.baseUrl}${req.path}`;
     const requestHash = createHash('sha256').update(`${methodPath}\n${canonical(req.body)}`).digest('hex');
 
-    const inserted = await db('idempotency_keys')
-      .insert({ principal, key, method_path: methodPath, request_hash: requestHash, state: 'in_progress' })
-      .onConflict(['principal', 'key'])
-      .ignore()
-      .returning('key');
-    if (inserted.length === 0) {
-      const row = await db('idempotency_keys').where({ principal, key }).first();
+    if (!(await keys.claim({ principal, key, methodPath, requestHash }))) {
+      const row = await keys.get(principal, key);
       if (!row) throw new AppError('conflict', 'Conflict', 'A request with this Idempotency-Key was just abandoned; retry');
-      if (row.request_hash !== requestHash) {
+      if (row.requestHash !== requestHash) {
         throw new AppError('idempotency-key-reused', 'Idempotency-Key reused', 'This Idempotency-Key was used with a different request');
       }
       if (row.state === 'in_progress') {
         throw new AppError('conflict', 'Request in progress', 'A request with this Idempotency-Key is still in progress', {}, { 'Retry-After': '1' });
       }
       res.setHeader('Idempotent-Replayed', 'true');
-      res.status(row.response_status).json(row.response_body);
+      res.status(row.responseStatus ?? 200).json(row.responseBody);
       return;
     }
 
@@ -57,8 +52,8 @@ export function idempotency(db: Db): RequestHandler {
     const originalJson = res.json.bind(res);
     res.json = (body: unknown) => {
       const record = res.statusCode >= 500
-        ? db('idempotency_keys').where({ principal, key }).delete()
-        : db('idempotency_keys').where({ principal, key }).update({ state: 'completed', response_status: res.statusCode, response_body: JSON.stringify(body ?? null) });
+        ? keys.release(principal, key)
+        : keys.complete(principal, key, res.statusCode, body);
       record
         .catch((err: unknown) => req.log?.error({ err }, 'idempotency record not saved'))
         .finally(() => originalJson(body));
@@ -66,7 +61,7 @@ export function idempotency(db: Db): RequestHandler {
     };
     res.on('close', () => {
       // A request that ended without a JSON answer (aborted, streamed) must not block its key forever.
-      if (!res.writableFinished) db('idempotency_keys').where({ principal, key, state: 'in_progress' }).delete().catch(() => undefined);
+      if (!res.writableFinished) keys.release(principal, key, { onlyInProgress: true }).catch(() => undefined);
     });
     next();
   };

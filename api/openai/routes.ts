@@ -7,7 +7,8 @@
 import type { Client } from '@temporalio/client';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
+import type { RateLimiter } from '../../core/runs/rate-limiter';
+import type { RunStore } from '../../core/runs/store';
 import { notFound, validation } from '../../core/errors';
 import { recordRunOutcome } from '../../core/metrics/business';
 import type { InstanceStore } from '../../core/instances/store';
@@ -23,10 +24,11 @@ import { openAiError, openAiErrorHandler } from './errors';
 
 export interface OpenAiRouteDeps {
   api: ApiDefinition;
-  db: Db;
   temporal: Client;
   config: Config;
   instances: InstanceStore;
+  runs: RunStore;
+  limiter: RateLimiter;
   taskQueue: string;
   streams: RunStreamHub;
   requireApiKey: RequestHandler;
@@ -96,9 +98,9 @@ const cmpOf = (outcome: Extract<RunOutcome, { status: 'succeeded' }>) => ({
 });
 
 export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
-  const { api, config } = deps;
+  const { api } = deps;
   const router = Router();
-  const starter = createRunStarter({ db: deps.db, temporal: deps.temporal, config, taskQueue: deps.taskQueue });
+  const starter = createRunStarter(deps);
   const tags = ['OpenAI-compatible'];
   const errors = (codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: `Error (OpenAI's error shape)`, schema: errorSchema }]));
 

@@ -7,10 +7,10 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { Router, raw, type Request, type RequestHandler } from 'express';
 import type { CatalogStore } from '../../core/catalog/store';
-import type { Db } from '../../core/db';
 import { AppError, conflict, notFound, validation } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Logger } from '../../core/logger';
+import type { Order, OrderStore, WebhookEventStore } from '../../core/orders/store';
 import { recordWebhookDelivery } from '../../core/metrics/business';
 import type { SaleorClient } from '../../core/saleor/client';
 import { SALEOR_EVENTS, SALEOR_METADATA_KEYS } from '../../core/saleor/contract';
@@ -29,7 +29,8 @@ export interface OrderRouteDeps {
   api: ApiDefinition;
   /** The provisioning task queue (tests give each file its own). */
   taskQueue: string;
-  db: Db;
+  orders: OrderStore;
+  webhookEvents: WebhookEventStore;
   temporal: Client;
   catalog: CatalogStore;
   instances: InstanceStore;
@@ -59,7 +60,12 @@ export const orderSchema = z
   })
   .openapi('Order');
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? null : String(v));
+/** An order as the API shows it, without its live progress. */
+export const orderSummary = (o: Order) => ({
+  order_id: o.orderId, kind: o.kind, status: o.status, org_id: o.orgId, workflow_id: o.workflowId, current_step: o.currentStep,
+  last_error: o.lastError ?? null, total_cents: o.totalCents, currency: o.currency, created_at: o.createdAt.toISOString(),
+  provisioned_at: o.provisionedAt?.toISOString() ?? null,
+});
 
 /** Starts (or joins) an order's workflow: the order id is the workflow id, so duplicates land on one run. */
 export async function startOrderWorkflow(temporal: Client, taskQueue: string, input: OrderInput): Promise<{ workflowId: string; duplicate: boolean }> {
@@ -88,23 +94,22 @@ export async function orderProgress(temporal: Client, workflowId: string): Promi
   }
 }
 
-export async function orderView(deps: Pick<OrderRouteDeps, 'db' | 'temporal' | 'instances'>, row: Record<string, any>) {
+export async function orderView(deps: Pick<OrderRouteDeps, 'temporal' | 'instances'>, order: Order) {
   const [instances, progress] = await Promise.all([
-    deps.instances.byOrder(row.saleor_order_id),
-    orderProgress(deps.temporal, row.workflow_id),
+    deps.instances.byOrder(order.orderId),
+    orderProgress(deps.temporal, order.workflowId),
   ]);
   return {
-    order_id: row.saleor_order_id, kind: row.kind, status: progress?.status ?? row.status, org_id: row.org_id, workflow_id: row.workflow_id,
-    current_step: progress?.currentStep ?? row.current_step, last_error: progress?.lastError ?? row.last_error ?? null,
-    total_cents: row.total_cents, currency: row.currency, created_at: iso(row.created_at)!, provisioned_at: iso(row.provisioned_at),
+    ...orderSummary(order), status: progress?.status ?? order.status, current_step: progress?.currentStep ?? order.currentStep,
+    last_error: progress?.lastError ?? order.lastError ?? null,
     instances: instances.map((i) => ({ id: i.id, status: i.status, offering_slug: i.offeringSlug, plan_code: i.planCode })),
     progress,
   };
 }
 
 /** The Saleor webhook intake; mounted before any JSON parser, since the signature covers the raw bytes. */
-export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db' | 'temporal' | 'webhookVerifier' | 'taskQueue'>): Router {
-  const { api, db, temporal } = deps;
+export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'orders' | 'webhookEvents' | 'temporal' | 'webhookVerifier' | 'taskQueue'>): Router {
+  const { api, temporal } = deps;
   const router = Router();
   router.post('/integrations/saleor/webhooks', raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -117,14 +122,10 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db
       recordWebhookDelivery('saleor', 'rejected', 'no-order-id');
       throw validation('The delivery has no order id');
     }
-    await db('webhook_events')
-      .insert({ source: 'saleor', event_type: delivery.event, dedupe_key: `${delivery.event}:${orderId}`, subject_id: orderId, payload: body.toString('utf8') })
-      .onConflict(['source', 'dedupe_key'])
-      .merge({ deliveries: db.raw('webhook_events.deliveries + 1') });
-    await db('orders')
-      .insert({ saleor_order_id: orderId, kind: 'paid', status: 'received', workflow_id: orderWorkflowId(orderId), paid_at: db.fn.now() })
-      .onConflict('saleor_order_id')
-      .ignore();
+    await deps.webhookEvents.recordDelivery({
+      source: 'saleor', eventType: delivery.event, dedupeKey: `${delivery.event}:${orderId}`, subjectId: orderId, payload: body.toString('utf8'),
+    });
+    await deps.orders.receivePaid(orderId, orderWorkflowId(orderId));
     const started = await startOrderWorkflow(temporal, deps.taskQueue, { kind: 'paid', orderId });
     recordWebhookDelivery('saleor', started.duplicate ? 'duplicate' : 'accepted');
     req.log.info({ orderId, workflowId: started.workflowId, duplicate: started.duplicate }, 'saleor order_fully_paid accepted');
@@ -140,7 +141,7 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'db
 }
 
 export function createOrderRouter(deps: OrderRouteDeps): Router {
-  const { api, db, temporal, catalog } = deps;
+  const { api, temporal, catalog, orders } = deps;
   const router = Router();
 
   api.route(router, {
@@ -200,7 +201,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     const orderId = `free-${randomUUID()}`;
     const instanceId = randomUUID();
     const workflowId = orderWorkflowId(orderId);
-    await db('orders').insert({ saleor_order_id: orderId, kind: 'free', org_id: orgId, status: 'received', workflow_id: workflowId, total_cents: 0, currency: plan.currency });
+    await orders.createFree({ orderId, orgId, workflowId, currency: plan.currency });
     await startOrderWorkflow(temporal, deps.taskQueue, { kind: 'free', orderId, orgId, userId: req.user!.id, planId: plan.id, instanceId });
     res.status(202).json({ instance_id: instanceId, order_id: orderId, workflow_id: workflowId, status: 'provisioning' });
   });
@@ -230,13 +231,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     responses: { 200: { description: 'Orders', schema: z.object({ items: z.array(orderSchema.omit({ progress: true, instances: true })) }) } },
   }, async (req, res) => {
     const orgId = await orgOf(req, deps.tenancy);
-    const rows = await db('orders').where('org_id', orgId).orderBy('created_at', 'desc').limit(100);
-    res.json({
-      items: rows.map((r) => ({
-        order_id: r.saleor_order_id, kind: r.kind, status: r.status, org_id: r.org_id, workflow_id: r.workflow_id, current_step: r.current_step,
-        last_error: r.last_error, total_cents: r.total_cents, currency: r.currency, created_at: iso(r.created_at)!, provisioned_at: iso(r.provisioned_at),
-      })),
-    });
+    res.json({ items: (await orders.listForOrg(orgId, 100)).map(orderSummary) });
   });
 
   api.route(router, {
@@ -249,20 +244,19 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
 
   /** An order of the caller's organizations; a paid order not yet linked to an org is visible to the buyer by email. */
   async function ownOrder(req: Request, orderId: string) {
-    const row = await db('orders').where('saleor_order_id', orderId).first();
-    if (!row) throw notFound(`Order ${orderId}`);
-    if (row.org_id) {
-      await deps.tenancy.requireMembership(req.user!.id, row.org_id).catch(() => {
+    const order = await orders.get(orderId);
+    if (!order) throw notFound(`Order ${orderId}`);
+    if (order.orgId) {
+      await deps.tenancy.requireMembership(req.user!.id, order.orgId).catch(() => {
         throw notFound(`Order ${orderId}`);
       });
-    } else if (!row.buyer_email || row.buyer_email.toLowerCase() !== req.user!.email?.toLowerCase()) {
+    } else if (!order.buyerEmail || order.buyerEmail.toLowerCase() !== req.user!.email?.toLowerCase()) {
       // Just paid: the workflow has not linked it yet. Show it only to the org that checked out.
       const orgs = await deps.tenancy.membershipsOf(req.user!.id);
-      const event = await db('webhook_events').where('subject_id', orderId).first();
-      const payloadOrg = event ? metadataOrg(event.payload) : null;
+      const payloadOrg = metadataOrg(await deps.webhookEvents.payloadFor(orderId));
       if (!payloadOrg || !orgs.some((o) => o.orgId === payloadOrg)) throw notFound(`Order ${orderId}`);
     }
-    return row;
+    return order;
   }
 
   return router;

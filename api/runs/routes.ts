@@ -7,11 +7,13 @@ import type { Client } from '@temporalio/client';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
+import type { InstanceStore } from '../../core/instances/store';
 import { AppError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
 import { recordRunAddedLatency } from '../../core/metrics/business';
-import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
+import { rateLimitHeaders, rateLimited, type RateLimiter } from '../../core/runs/rate-limiter';
+import type { DemoVisitorStore, RunStore } from '../../core/runs/store';
+import type { TenancyStore } from '../../core/tenancy/store';
 import { runOutcomeQuery, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -23,9 +25,13 @@ import { answerRunAsStream, unlessStreaming, wantsStream } from './stream-route'
 
 export interface RunRouteDeps {
   api: ApiDefinition;
-  db: Db;
   temporal: Client;
   ledger: Ledger;
+  instances: InstanceStore;
+  runs: RunStore;
+  demoVisitors: DemoVisitorStore;
+  tenancy: TenancyStore;
+  limiter: RateLimiter;
   catalog: CatalogStore;
   config: Config;
   taskQueue: string;
@@ -62,10 +68,9 @@ const runResultSchema = z
   .openapi('Run');
 
 export function createRunRouter(deps: RunRouteDeps): Router {
-  const { api, db, temporal, config } = deps;
+  const { api, temporal, config, runs, limiter } = deps;
   const router = Router();
-  const starter = createRunStarter({ db, temporal, config, taskQueue: deps.taskQueue });
-  const { limiter } = starter;
+  const starter = createRunStarter(deps);
   // Not awaited on the hot path: the workflow writes the finished row either way.
   const recordStart = (run: RunRequest) => void starter.recordStart(run).catch(() => undefined);
 
@@ -116,16 +121,16 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   async function showRun(req: Request, res: Response): Promise<void> {
     const runId = String(req.params.id);
     if (!uuid.safeParse(runId).success) throw notFound(`Run ${runId}`);
-    const orgIds = req.apiKey ? [req.apiKey.orgId] : (await db('memberships').where('user_id', req.user!.id).select('org_id')).map((m) => m.org_id as string);
-    const row = await db('runs').where('id', runId).whereIn('org_id', orgIds).first();
+    const orgIds = req.apiKey ? [req.apiKey.orgId] : (await deps.tenancy.membershipsOf(req.user!.id)).map((m) => m.orgId);
+    const row = await runs.get(runId, orgIds);
     if (!row) throw notFound(`Run ${runId}`);
     let outcome: RunOutcome | null = null;
     if (row.status === 'running') outcome = await temporal.workflow.getHandle(runWorkflowId(runId)).query(runOutcomeQuery).catch(() => null);
     const status = outcome?.status ?? row.status;
     res.json({
       run_id: runId, status, output: outcome?.status === 'succeeded' ? outcome.output : row.output,
-      credits_charged: row.cost_mc === null ? null : row.cost_mc / 1000, credits_charged_mc: row.cost_mc, balance_mc: null, latency_ms: row.latency_ms,
-      usage: row.tokens_in === null ? null : { input_tokens: row.tokens_in, output_tokens: row.tokens_out ?? 0 }, error: row.error,
+      credits_charged: row.costMc === null ? null : row.costMc / 1000, credits_charged_mc: row.costMc, balance_mc: null, latency_ms: row.latencyMs,
+      usage: row.tokensIn === null ? null : { input_tokens: row.tokensIn, output_tokens: row.tokensOut ?? 0 }, error: row.error,
     });
   }
   api.route(router, {
@@ -150,11 +155,8 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   async function visitorFor(req: Request, res: Response): Promise<string> {
     const hash = ipHash(req);
     let id = fromCookie(req);
-    if (id && !(await db('demo_visitors').where('id', id).first())) id = null;
-    if (!id) {
-      const recent = await db('demo_visitors').where('ip_hash', hash).where('created_at', '>', db.raw("now() - interval '24 hours'")).orderBy('created_at').first();
-      id = recent?.id ?? (await db('demo_visitors').insert({ ip_hash: hash }).returning('id'))[0].id;
-    }
+    if (id && !(await deps.demoVisitors.exists(id))) id = null;
+    id ??= await deps.demoVisitors.forAddress(hash);
     res.cookie(DEMO_COOKIE, `${id}.${sign(id!)}`, { httpOnly: true, sameSite: 'lax', secure: config.NODE_ENV === 'production', maxAge: 30 * 86400_000, path: '/' });
     return id!;
   }
@@ -193,9 +195,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const ip = ipHash(req);
     const decision = await limiter.consume([{ key: `ip:${ip}`, limit: 20 }]);
     if (!decision.allowed) throw rateLimited(decision);
-    const today = await db('runs as r').join('demo_visitors as v', 'v.id', 'r.demo_visitor_id').where('v.ip_hash', ip)
-      .where('r.created_at', '>', db.raw("now() - interval '24 hours'")).whereIn('r.status', ['succeeded', 'running']).count<{ n: string }[]>('r.id as n');
-    if (Number(today[0]?.n ?? 0) >= config.DEMO_MESSAGES_PER_IP_PER_DAY) throw rateLimited({ ...decision, allowed: false, exceeded: `ip:${ip}`, resetSeconds: 3600 });
+    if ((await runs.demoRunsToday(ip)) >= config.DEMO_MESSAGES_PER_IP_PER_DAY) throw rateLimited({ ...decision, allowed: false, exceeded: `ip:${ip}`, resetSeconds: 3600 });
     const visitorId = await visitorFor(req, res);
     await fundDemoWallet(visitorId);
     const run: RunRequest = {

@@ -6,49 +6,26 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
+import type { InstanceStore, RunTarget } from '../../core/instances/store';
 import { recordRunOutcome } from '../../core/metrics/business';
-import { RateLimiter, type RateDecision } from '../../core/runs/rate-limiter';
+import type { RateDecision, RateLimiter } from '../../core/runs/rate-limiter';
+import type { RunStore } from '../../core/runs/store';
 import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
 
 /** Token-priced plans hold room for this many tokens on top of the per-run price. */
 const HOLD_TOKEN_ALLOWANCE = 4000;
 
-export interface RunTarget {
-  orgId: string;
-  instanceId: string;
-  offeringId: string;
-  versionId: string;
-  pricePerRunMc: number;
-  pricePer1kTokensMc: number;
-  keyLimit: number;
-  orgLimit: number;
-}
+export type { RunTarget };
 
-export function createRunStarter(deps: { db: Db; temporal: Client; config: Config; taskQueue: string }) {
-  const { db, temporal, config } = deps;
-  const limiter = new RateLimiter(db);
+export function createRunStarter(deps: { instances: InstanceStore; runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string }) {
+  const { temporal, config, limiter } = deps;
 
   return {
     limiter,
 
     /** The org's active instance, by agent slug (newest first) or by id; null when there is none. */
     async findTarget(orgId: string, which: { slug?: string; instanceId?: string | null }): Promise<RunTarget | null> {
-      const row = await db('instances as i')
-        .join('offerings as o', 'o.id', 'i.offering_id')
-        .join('plans as p', 'p.id', 'i.plan_id')
-        .where({ 'i.org_id': orgId, 'i.status': 'active' })
-        .modify((q) => {
-          if (which.slug) q.where('o.slug', which.slug);
-          if (which.instanceId) q.where('i.id', which.instanceId);
-        })
-        .orderBy('i.created_at', 'desc')
-        .first('i.id', 'i.offering_id', 'i.offering_version_id', 'p.price_per_run_mc', 'p.price_per_1k_tokens_mc', 'p.rate_limit_per_minute', 'p.org_rate_limit_per_minute');
-      if (!row) return null;
-      return {
-        orgId, instanceId: row.id, offeringId: row.offering_id, versionId: row.offering_version_id, pricePerRunMc: row.price_per_run_mc,
-        pricePer1kTokensMc: row.price_per_1k_tokens_mc, keyLimit: row.rate_limit_per_minute, orgLimit: row.org_rate_limit_per_minute,
-      };
+      return deps.instances.runTarget(orgId, which);
     },
 
     /** Counts the call against the key's and the organization's per-minute limits. */
@@ -72,13 +49,10 @@ export function createRunStarter(deps: { db: Db; temporal: Client; config: Confi
 
     /** The "running" row, so GET /v1/runs/{id} sees the run at once; the workflow writes the finished one. */
     async recordStart(run: RunRequest): Promise<void> {
-      await db('runs')
-        .insert({
-          id: run.runId, org_id: run.payer.kind === 'org' ? run.payer.orgId : null, demo_visitor_id: run.payer.kind === 'demo' ? run.payer.visitorId : null,
-          instance_id: run.instanceId, offering_id: run.offeringId, api_key_id: run.apiKeyId, status: 'running', hold_mc: run.holdMc,
-        })
-        .onConflict('id')
-        .ignore();
+      await deps.runs.recordStart({
+        id: run.runId, orgId: run.payer.kind === 'org' ? run.payer.orgId : null, demoVisitorId: run.payer.kind === 'demo' ? run.payer.visitorId : null,
+        instanceId: run.instanceId, offeringId: run.offeringId, apiKeyId: run.apiKeyId, holdMc: run.holdMc,
+      });
     },
 
     /** Starts the run's workflow and waits for its result update: at most `waitMs` (then null), or until it ends. */

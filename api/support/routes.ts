@@ -4,10 +4,10 @@
 import { Router, type RequestHandler } from 'express';
 import type { Client } from '@temporalio/client';
 import type { AuditLog } from '../../core/audit';
-import type { Db } from '../../core/db';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Ledger } from '../../core/ledger';
+import type { OrderStore } from '../../core/orders/store';
 import { cancelAndRefundSignal, decideRefundSignal, REFUND_DECISIONS, retrySignal } from '../../core/provisioning/contract';
 import { orderProgress } from '../orders/routes';
 import { decodeCursor, encodeCursor } from '../cursor';
@@ -18,7 +18,7 @@ import { uuid } from '../schemas';
 
 export interface SupportRouteDeps {
   api: ApiDefinition;
-  db: Db;
+  orders: OrderStore;
   temporal: Client;
   ledger: Ledger;
   instances: InstanceStore;
@@ -40,7 +40,7 @@ const FILTERS: Record<string, string[]> = {
 const reasonBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(500) });
 
 export function createSupportRouter(deps: SupportRouteDeps): Router {
-  const { api, db, temporal } = deps;
+  const { api, orders, temporal } = deps;
   const router = Router();
   const tags = ['Support'];
   const guard = [deps.requireUser, deps.requireSupport];
@@ -57,34 +57,26 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     responses: { 200: { description: 'Orders', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), next_cursor: z.string().nullable(), counts: z.record(z.string(), z.number()) }) } },
   }, async (_req, res, { query }) => {
     const after = decodeCursor<{ t: string; id: string }>(query.cursor, ['t', 'id']);
-    const rows = await db('orders')
-      .modify((q) => {
-        if (query.filter !== 'all') q.whereIn('status', FILTERS[query.filter]!);
-        const term = query.q;
-        if (term) q.where((w) => w.where('saleor_order_id', 'ilike', `%${term}%`).orWhere('buyer_email', 'ilike', `%${term}%`).orWhereRaw('org_id::text = ?', [term]));
-        if (after) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [after.t, after.id]);
-      })
-      .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
-      .limit(query.limit + 1);
+    const rows = await orders.search({
+      statuses: query.filter === 'all' ? undefined : FILTERS[query.filter]!, term: query.q,
+      after: after ? { createdAt: after.t, rowId: after.id } : null, limit: query.limit + 1,
+    });
     const page = rows.slice(0, query.limit);
-    const counts = Object.fromEntries(
-      (await db('orders').select('status').count('* as n').groupBy('status')).map((r) => [String(r.status), Number(r.n)]),
-    );
     res.json({
-      items: page.map((r: Record<string, any>) => ({
-        order_id: r.saleor_order_id, kind: r.kind, status: r.status, org_id: r.org_id, buyer_email: r.buyer_email, current_step: r.current_step,
-        last_error: r.last_error, workflow_id: r.workflow_id, temporal_url: uiLink(r.workflow_id), created_at: r.created_at.toISOString(),
-        updated_at: r.updated_at.toISOString(),
+      items: page.map((o) => ({
+        order_id: o.orderId, kind: o.kind, status: o.status, org_id: o.orgId, buyer_email: o.buyerEmail, current_step: o.currentStep,
+        last_error: o.lastError, workflow_id: o.workflowId, temporal_url: uiLink(o.workflowId), created_at: o.createdAt.toISOString(),
+        updated_at: o.updatedAt.toISOString(),
       })),
-      next_cursor: rows.length > query.limit ? encodeCursor({ t: page.at(-1)!.created_at.toISOString(), id: page.at(-1)!.id }) : null,
-      counts,
+      next_cursor: rows.length > query.limit ? encodeCursor({ t: page.at(-1)!.createdAt.toISOString(), id: page.at(-1)!.rowId }) : null,
+      counts: await orders.countByStatus(),
     });
   });
 
   async function orderRow(orderId: string) {
-    const row = await db('orders').where('saleor_order_id', orderId).first();
-    if (!row) throw notFound(`Order ${orderId}`);
-    return row;
+    const order = await orders.get(orderId);
+    if (!order) throw notFound(`Order ${orderId}`);
+    return order;
   }
 
   api.route(router, {
@@ -95,7 +87,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     const row = await orderRow(params.id);
     const [view, pending, audit] = await Promise.all([
       orderView(deps, row),
-      temporal.workflow.getHandle(row.workflow_id).describe().then(
+      temporal.workflow.getHandle(row.workflowId).describe().then(
         (d) => (d.raw.pendingActivities ?? []).map((a) => ({
           activity: a.activityType?.name, attempt: a.attempt, state: a.state, last_failure: a.lastFailure?.message ?? null,
           next_attempt_at: a.nextAttemptScheduleTime?.seconds ? new Date(Number(a.nextAttemptScheduleTime.seconds) * 1000).toISOString() : null,
@@ -104,7 +96,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
       ),
       deps.audit.list({ targetType: 'order', targetId: params.id, limit: 50 }),
     ]);
-    res.json({ ...view, temporal_url: uiLink(row.workflow_id), pending_activities: pending, audit });
+    res.json({ ...view, temporal_url: uiLink(row.workflowId), pending_activities: pending, audit });
   });
 
   for (const [action, signal, allowed] of [
@@ -124,9 +116,9 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
         throw new AppError('conflict', 'Not possible now', `The order is ${row.status}; ${action} needs ${allowed.join(' or ')}`);
       }
       const actor = `user:${req.user!.id}`;
-      await temporal.workflow.getHandle(row.workflow_id).signal(signal, { actor: req.user!.email ?? actor, reason: body.reason });
-      await deps.audit.record({ orgId: row.org_id, actor, action: `order.${action}`, targetType: 'order', targetId: params.id, reason: body.reason });
-      res.status(202).json({ order_id: params.id, action, workflow_id: row.workflow_id });
+      await temporal.workflow.getHandle(row.workflowId).signal(signal, { actor: req.user!.email ?? actor, reason: body.reason });
+      await deps.audit.record({ orgId: row.orgId, actor, action: `order.${action}`, targetType: 'order', targetId: params.id, reason: body.reason });
+      res.status(202).json({ order_id: params.id, action, workflow_id: row.workflowId });
     });
   }
 
@@ -145,16 +137,16 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   }, async (req, res, { params, body }) => {
     const row = await orderRow(params.id);
     // Only the workflow knows whether it waits for a decision (and the figures it would act on).
-    const unwind = row.status === 'needs_attention' ? (await orderProgress(temporal, row.workflow_id))?.unwind : undefined;
+    const unwind = row.status === 'needs_attention' ? (await orderProgress(temporal, row.workflowId))?.unwind : undefined;
     if (!unwind) throw new AppError('conflict', 'Not possible now', `The order is ${row.status} and waits for no refund decision`);
     const refundMinor = body.decision === 'refund_all' ? unwind.refundAllMinor : body.decision === 'refund_unspent' ? unwind.refundUnspentMinor : 0;
     const actor = `user:${req.user!.id}`;
-    await temporal.workflow.getHandle(row.workflow_id).signal(decideRefundSignal, { actor: req.user!.email ?? actor, reason: body.reason, decision: body.decision });
+    await temporal.workflow.getHandle(row.workflowId).signal(decideRefundSignal, { actor: req.user!.email ?? actor, reason: body.reason, decision: body.decision });
     await deps.audit.record({
-      orgId: row.org_id, actor, action: 'order.refund_decision', targetType: 'order', targetId: params.id, reason: body.reason,
+      orgId: row.orgId, actor, action: 'order.refund_decision', targetType: 'order', targetId: params.id, reason: body.reason,
       data: { decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, failed: unwind.failed.map((f) => f.compensation), lines: unwind.lines },
     });
-    res.status(202).json({ order_id: params.id, decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, workflow_id: row.workflow_id });
+    res.status(202).json({ order_id: params.id, decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, workflow_id: row.workflowId });
   });
 
   api.route(router, {
@@ -164,7 +156,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     body: reasonBody.extend({ amount_mc: z.number().int().min(-1e12).max(1e12).refine((n) => n !== 0, 'must not be 0') }),
     responses: { 201: { description: 'The adjustment', schema: z.object({ transfer_id: z.string(), amount_mc: z.number().int(), available_mc: z.number().int() }) } },
   }, async (req, res, { params, body }) => {
-    const wallet = await db('accounts').where({ id: params.id, kind: 'wallet' }).first();
+    const wallet = await deps.ledger.getWallet(params.id);
     if (!wallet) throw notFound(`Wallet ${params.id}`);
     const adjustments = await deps.ledger.ensureSystemAccount('adjustments');
     // The Idempotency-Key (or a fresh id) names the transfer, so a replay cannot adjust twice.
@@ -174,7 +166,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
       id, debitAccountId: credit ? adjustments.id : wallet.id, creditAccountId: credit ? wallet.id : adjustments.id,
       amount: Math.abs(body.amount_mc), reason: 'adjustment', metadata: { by: req.user!.id, note: body.reason },
     });
-    await deps.audit.record({ orgId: wallet.org_id, actor: `user:${req.user!.id}`, action: 'wallet.adjust', targetType: 'wallet', targetId: wallet.id, reason: body.reason, data: { amount_mc: body.amount_mc, transfer_id: t.id } });
+    await deps.audit.record({ orgId: wallet.orgId, actor: `user:${req.user!.id}`, action: 'wallet.adjust', targetType: 'wallet', targetId: wallet.id, reason: body.reason, data: { amount_mc: body.amount_mc, transfer_id: t.id } });
     res.status(201).json({ transfer_id: t.id, amount_mc: body.amount_mc, available_mc: (await deps.ledger.balance(wallet.id)).available });
   });
 

@@ -1,9 +1,8 @@
-// The signed-in user and their workspace. POST /v1/orgs/auto creates, once,
-// the organization, default project, owner membership, wallet and the
-// starter-credit grant, whose transfer id makes it happen once even under
-// concurrent calls.
+// The signed-in user and their workspace. POST /v1/orgs/auto onboards them
+// once (core/tenancy/onboarding), even under concurrent calls.
 import { Router, type RequestHandler } from 'express';
 import type { Ledger } from '../../core/ledger/types';
+import { onboardWorkspace } from '../../core/tenancy/onboarding';
 import type { TenancyStore } from '../../core/tenancy/store';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -18,8 +17,6 @@ export interface TenancyRouteDeps {
   idempotency: RequestHandler;
 }
 
-export const starterGrantId = (orgId: string) => `starter-grant:${orgId}`;
-
 const workspaceSchema = z
   .object({
     org: orgSchema,
@@ -31,7 +28,7 @@ const workspaceSchema = z
   .openapi('Workspace');
 
 export function createTenancyRouter(deps: TenancyRouteDeps): Router {
-  const { api, tenancy, ledger } = deps;
+  const { api, tenancy } = deps;
   const router = Router();
   const tags = ['Workspace'];
 
@@ -41,19 +38,9 @@ export function createTenancyRouter(deps: TenancyRouteDeps): Router {
     responses: { 201: { description: 'Created', schema: workspaceSchema }, 200: { description: 'Already existed', schema: workspaceSchema } },
   }, async (req, res) => {
     const user = req.user!;
-    const name = `${user.email?.split('@')[0] ?? 'My'}'s workspace`;
-    const ws = await tenancy.ensureWorkspace(user.id, name);
-    const wallet = await ledger.ensureWallet(ws.org.id);
-    const promo = await ledger.ensureSystemAccount('promo');
-    // Runs again on a retry after a crash between the steps above: the id makes it once.
-    if (deps.starterCreditsMc > 0) {
-      await ledger.transfer({
-        id: starterGrantId(ws.org.id), debitAccountId: promo.id, creditAccountId: wallet.id,
-        amount: deps.starterCreditsMc, reason: 'starter_grant', metadata: { user_id: user.id },
-      });
-    }
+    const ws = await onboardWorkspace(deps, user);
     res.status(ws.created ? 201 : 200).json({
-      org: { id: ws.org.id, name: ws.org.name, role: 'owner' }, project_id: ws.projectId, wallet_id: wallet.id,
+      org: { id: ws.org.id, name: ws.org.name, role: 'owner' }, project_id: ws.projectId, wallet_id: ws.walletId,
       created: ws.created, starter_credits_mc: deps.starterCreditsMc,
     });
   });

@@ -1,6 +1,6 @@
 // Usage of the current organization: runs, credits and tokens per day.
 import { Router, type RequestHandler } from 'express';
-import type { Db } from '../../core/db';
+import type { RunStore } from '../../core/runs/store';
 import type { TenancyStore } from '../../core/tenancy/store';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -8,7 +8,7 @@ import { orgOf } from '../org-context';
 
 export interface UsageRouteDeps {
   api: ApiDefinition;
-  db: Db;
+  runs: RunStore;
   tenancy: TenancyStore;
   requireUser: RequestHandler;
 }
@@ -25,21 +25,13 @@ export function createUsageRouter(deps: UsageRouteDeps): Router {
     const orgId = await orgOf(req, deps.tenancy);
     const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
     const since = new Date(today.getTime() - (query.days - 1) * 86_400_000);
-    const rows = await deps.db('runs')
-      .where('org_id', orgId)
-      .where('created_at', '>=', since)
-      .select(deps.db.raw("to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as date"))
-      .select(deps.db.raw("count(*) filter (where status = 'succeeded')::int as runs"))
-      .select(deps.db.raw("count(*) filter (where status in ('failed', 'timed_out'))::int as failed_runs"))
-      .select(deps.db.raw('coalesce(sum(cost_mc), 0)::bigint as credits_mc'))
-      .select(deps.db.raw('coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0)::bigint as tokens'))
-      .groupBy('date');
-    const byDate = new Map(rows.map((r: Record<string, any>) => [r.date as string, r]));
+    const rows = await deps.runs.usageByDay(orgId, since);
+    const byDate = new Map(rows.map((r) => [r.date, r]));
     // Every day of the window, oldest first, zeros where nothing ran.
     const days = Array.from({ length: query.days }, (_, i) => {
       const date = new Date(since.getTime() + i * 86_400_000).toISOString().slice(0, 10);
       const r = byDate.get(date);
-      return { date, runs: r?.runs ?? 0, failed_runs: r?.failed_runs ?? 0, credits_mc: Number(r?.credits_mc ?? 0), tokens: Number(r?.tokens ?? 0) };
+      return { date, runs: r?.runs ?? 0, failed_runs: r?.failedRuns ?? 0, credits_mc: r?.creditsMc ?? 0, tokens: r?.tokens ?? 0 };
     });
     const totals = days.reduce(
       (t, d) => ({ runs: t.runs + d.runs, failed_runs: t.failed_runs + d.failed_runs, credits_mc: t.credits_mc + d.credits_mc, tokens: t.tokens + d.tokens }),

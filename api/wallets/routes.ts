@@ -1,7 +1,6 @@
 // Wallets, their statement, and the billing primitives (authorize = hold,
 // settle = post ≤ hold or release) for trusted services.
 import { Router, type RequestHandler } from 'express';
-import type { Db } from '../../core/db';
 import { notFound } from '../../core/errors';
 import type { Ledger, StatementEntry } from '../../core/ledger/types';
 import type { TenancyStore } from '../../core/tenancy/store';
@@ -12,7 +11,6 @@ import { orgOf } from '../org-context';
 
 export interface WalletRouteDeps {
   api: ApiDefinition;
-  db: Db;
   ledger: Ledger;
   tenancy: TenancyStore;
   requireUser: RequestHandler;
@@ -37,19 +35,19 @@ const entryView = (e: StatementEntry) => ({
 });
 
 export function createWalletRouter(deps: WalletRouteDeps): Router {
-  const { api, ledger, db } = deps;
+  const { api, ledger } = deps;
   const router = Router();
   const tags = ['Wallets'];
 
   /** The wallet account, if it belongs to an org the caller may see. */
   async function walletFor(req: Parameters<RequestHandler>[0], walletId: string) {
     if (!uuid.safeParse(walletId).success) throw notFound(`Wallet ${walletId}`);
-    const account = await db('accounts').where({ id: walletId, kind: 'wallet' }).first();
-    if (!account || !req.user) throw notFound(`Wallet ${walletId}`);
-    await deps.tenancy.requireMembership(req.user.id, account.org_id).catch(() => {
+    const wallet = await ledger.getWallet(walletId);
+    if (!wallet?.orgId || !req.user) throw notFound(`Wallet ${walletId}`);
+    await deps.tenancy.requireMembership(req.user.id, wallet.orgId).catch(() => {
       throw notFound(`Wallet ${walletId}`);
     });
-    return account as { id: string; org_id: string };
+    return { id: wallet.id, org_id: wallet.orgId };
   }
 
   async function walletView(account: { id: string; org_id: string }) {

@@ -64,6 +64,11 @@ export class ApiKeyStore {
     return (await this.db('api_keys').where('org_id', orgId).orderBy('created_at', 'desc')).map(toKey);
   }
 
+  /** Every live key restricted to the instance stops working (it was deprovisioned). */
+  async revokeForInstance(instanceId: string): Promise<void> {
+    await this.db('api_keys').where('instance_id', instanceId).whereNull('revoked_at').update({ revoked_at: this.db.fn.now() });
+  }
+
   async revoke(orgId: string, id: string): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`API key ${id}`);
     const [row] = await this.db('api_keys')

@@ -27,6 +27,8 @@ export interface UserStore {
   upsertFromToken(identity: TokenIdentity): Promise<User>;
   findById(id: string): Promise<User | undefined>;
   findBySubject(subject: string): Promise<User | undefined>;
+  /** By email, whatever its case (a Saleor order names its buyer by email). */
+  findByEmail(email: string): Promise<User | undefined>;
 }
 
 interface UserRow {
@@ -84,5 +86,10 @@ export function createKnexUserStore(db: Db): UserStore {
     },
 
     findBySubject,
+
+    async findByEmail(email) {
+      const row = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
+      return row && toUser(row);
+    },
   };
 }

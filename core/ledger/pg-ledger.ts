@@ -280,6 +280,12 @@ export class PgLedger implements Ledger {
     return row ? toTransfer(row) : null;
   }
 
+  async getWallet(id: string): Promise<Account | null> {
+    if (!UUID.test(id)) return null;
+    const row = await this.db<AccountRow>('accounts').where({ id, kind: 'wallet' }).first();
+    return row ? toAccount(row) : null;
+  }
+
   async ensureWallet(orgId: string): Promise<Account> {
     if (!UUID.test(orgId)) throw validation('orgId must be a uuid');
     return this.ensureAccount(`wallet:${orgId}`, 'wallet', orgId, true);

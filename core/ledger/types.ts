@@ -132,6 +132,8 @@ export interface Ledger {
   balance(accountId: string): Promise<Balance>;
   statement(accountId: string, opts: { cursor?: string | null; limit: number }): Promise<Statement>;
   getTransfer(id: string): Promise<Transfer | null>;
+  /** An organization's wallet by its id; null when no wallet has it. */
+  getWallet(id: string): Promise<Account | null>;
   ensureWallet(orgId: string): Promise<Account>;
   ensureDemoWallet(visitorId: string): Promise<Account>;
   ensureSystemAccount(kind: SystemAccountKind): Promise<Account>;

@@ -5,9 +5,8 @@ import { createProvisioningActivities, type ProvisioningDeps } from '../../activ
 function activitiesWith(flowRecheckMs?: number) {
   const ensureFlow = vi.fn(async () => ({ flowId: 'flow-1', outcome: 'unchanged' as const }));
   const updates: Record<string, unknown>[] = [];
-  const db = Object.assign(() => ({ where: () => ({ update: async (row: Record<string, unknown>) => void updates.push(row) }) }), { fn: { now: () => 'now()' } });
   const deps = {
-    db,
+    instances: { setRuntimeFlow: async (instanceId: string, flowId: string) => void updates.push({ instance_id: instanceId, runtime_flow_id: flowId }) },
     catalog: {
       getVersion: async (id: string) => ({ id, offeringId: 'o1', artifactKey: 'flows/x.json', sha256: 'x', runtimeFlowName: null, version: '1.0.0' }),
       getById: async () => ({ slug: 'faq-answerer', name: 'FAQ answerer' }),
