@@ -32,17 +32,14 @@ export const configObject = z.object({
   S3_SECRET_ACCESS_KEY: z.string().default('cmp-dev-s3-secret-key'),
   S3_ARTIFACT_BUCKET: z.string().default('cmp-artifacts'),
 
-  OIDC_ISSUER: url.default('http://127.0.0.1:4010'),
+  // The local stack's Keycloak realm (npm run dev); production: https://sso.example.com/realms/cmp.
+  OIDC_ISSUER: url.default('http://127.0.0.1:4010/realms/cmp'),
   OIDC_AUDIENCE: z.string().default('cmp-api'),
   OIDC_ROLES_CLAIM: z.string().default('realm_access.roles'),
   OIDC_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).default(30),
-  // The store's confidential client (Keycloak client "cmp-store"; the dev provider registers the same).
+  // The store's confidential client: Keycloak client "cmp-store" (deploy/keycloak/realm-export.json).
   OIDC_CLIENT_ID: z.string().min(1).default('cmp-store'),
   OIDC_CLIENT_SECRET: z.string().min(1).default('cmp-store-dev-secret'),
-  // Dev provider only (deploy/local/oidc): where it listens and keeps its keys.
-  OIDC_PORT: port.optional(),
-  OIDC_DATA_DIR: z.string().default('.data/oidc'),
-  OIDC_ACCESS_TOKEN_TTL_S: positiveInt.default(900),
 
   LANGFLOW_URL: url.default('http://127.0.0.1:7860'),
   LANGFLOW_API_KEY: z.string().min(1).default('cmp-dev-langflow-key'),

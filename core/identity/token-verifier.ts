@@ -1,5 +1,5 @@
-// Verifies OIDC access tokens (JWTs) issued by Keycloak in production and by
-// the dev provider (deploy/local/oidc) here: signature against the issuer's
+// Verifies OIDC access tokens (JWTs) issued by Keycloak (in production and in
+// the local stack alike): signature against the issuer's
 // JWKS, issuer, audience, expiry. The JWKS location comes from the issuer's
 // discovery document, read once and cached by jose (refetched on an unknown
 // kid, so key rotation needs no restart).
@@ -29,7 +29,7 @@ export interface TokenVerifierOptions {
   clockToleranceSec?: number;
   /** Skips discovery when the JWKS location is known. */
   jwksUri?: string;
-  /** Signing algorithms accepted; Keycloak and the dev provider sign with RS256. */
+  /** Signing algorithms accepted; the realm signs with RS256. */
   algorithms?: string[];
   /** Bound on each discovery/JWKS request, so a hung issuer fails requests fast. */
   fetchTimeoutMs?: number;

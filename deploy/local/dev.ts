@@ -11,9 +11,9 @@ import { createDb, migrateLatest } from '../../core/db';
 import { loadConfig } from '../../core/config';
 import { httpOk, portOpen, stopAll, type Service } from './processes';
 import {
-  devLayout, ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
+  devLayout, ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
 } from './stack';
-import { ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
+import { ensureKeycloak, ensureKeycloakJava, ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
 import { startAlertmanager, startPrometheus, workerPorts } from './observability';
 import { startOpenBao } from './openbao';
 import { workerEntries, platformServices } from './platform';
@@ -65,6 +65,8 @@ try {
   ensurePrometheus();
   ensureOpenBao(repoRoot);
   ensureSeaweedFS(repoRoot);
+  ensureKeycloakJava();
+  ensureKeycloak(repoRoot);
   say(`tools ready (${elapsed()})`);
 
   const env = stackEnv(layout);
@@ -74,7 +76,7 @@ try {
   if (busy.length) throw new Error(`ports already in use (another npm run dev?): ${busy.join(', ')}`);
 
   ensureGitopsRepo(layout);
-  say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Langflow and the local stand-ins…');
+  say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Keycloak, Langflow and the local stand-ins…');
   const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
   const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
@@ -82,6 +84,9 @@ try {
   // Langflow takes longest to start and nothing else needs it to boot: it comes up while the rest does.
   const langflow = track(startLangflow(layout));
   langflow.catch(() => undefined);
+  // Keycloak's first start (realm import) takes a minute or two; only sign-in needs it, so the API and store start meanwhile.
+  const keycloak = track(startKeycloak(layout));
+  keycloak.catch(() => undefined);
   await Promise.all([
     track(startPostgres(layout)),
     track(startTemporal(layout)),
@@ -134,7 +139,7 @@ try {
     })),
   ]);
   await syncCatalogToSaleor(config);
-  await langflow;
+  await Promise.all([langflow, keycloak]);
   printTable(config);
   say(`ready in ${elapsed()} — logs in ${path.relative(repoRoot, layout.logDir)}/, Ctrl-C stops everything`);
 } catch (err) {
@@ -179,14 +184,14 @@ function printTable(config: ReturnType<typeof loadConfig>): void {
     ['PostgreSQL', config.DATABASE_URL],
     ['S3 (SeaweedFS)', `${config.S3_ENDPOINT}  bucket ${config.S3_ARTIFACT_BUCKET}`],
     ['Langflow', config.LANGFLOW_URL],
-    ['OIDC provider', config.OIDC_ISSUER],
+    ['Keycloak (realm cmp)', `${config.OIDC_ISSUER}  (admin console: ${new URL(config.OIDC_ISSUER).origin}/admin/)`],
     ['Saleor sandbox', config.SALEOR_API_URL],
     ['Vault (OpenBao)', `${config.VAULT_ADDR}  KV v2 at ${config.VAULT_KV_MOUNT}/, token with the cmp policy`],
     ['GitOps repo', config.GITOPS_LOCAL_REPO],
     ['Prometheus', `http://127.0.0.1:${layout.ports.prometheus}  (alerts: /alerts)`],
     ['Alertmanager', `http://127.0.0.1:${layout.ports.alertmanager}`],
     ['Metrics', `API /metrics; workers /metrics, /healthz, /readyz on ${layout.ports.workerHealth}-${layout.ports.workerHealth + workerEntries.length - 1}`],
-    ['Logins (password cmp-dev)', 'buyer@cmp.local, support@cmp.local, admin@cmp.local'],
+    ['Logins (password cmp-dev)', 'buyer@cmp.local, buyer2@cmp.local, support@cmp.local, admin@cmp.local; or register on the sign-in page'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(`\n${'─'.repeat(78)}\n ${'service'.padEnd(w)}  url / port\n${'─'.repeat(78)}`);

@@ -1,7 +1,7 @@
 // What the local platform runs besides the third-party servers: the local
 // stand-ins for systems that cannot run here, and one worker per task queue.
 import type { Service } from './processes';
-import { startOidc, startSaleorSandbox, type StackLayout } from './stack';
+import { startSaleorSandbox, type StackLayout } from './stack';
 
 export const workerEntries = [
   { name: 'provisioning', taskQueue: 'provisioning', entry: 'workers/provisioning.ts' },
@@ -10,7 +10,7 @@ export const workerEntries = [
   { name: 'housekeeping', taskQueue: 'housekeeping', entry: 'workers/housekeeping.ts' },
 ];
 
-/** Local stand-ins (OIDC provider, Saleor sandbox), started in parallel. */
+/** Local stand-ins (Saleor sandbox), started in parallel. */
 export function platformServices(layout: StackLayout): Promise<Service>[] {
-  return [startOidc(layout), startSaleorSandbox(layout)];
+  return [startSaleorSandbox(layout)];
 }

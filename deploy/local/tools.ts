@@ -8,6 +8,7 @@ export const LANGFLOW_VERSION = '1.13.0';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const OPENBAO_VERSION = '2.7.2';
 export const SEAWEEDFS_VERSION = '4.48';
+export const KEYCLOAK_VERSION = '26.7.3';
 
 function step(message: string): void {
   process.stdout.write(`\x1b[35m▸\x1b[0m ${message}\n`);
@@ -210,4 +211,61 @@ export function ensureTemporalTestServer(root: string): string {
   fs.writeFileSync(`${launcher}.tmp`, `#!/bin/sh\nexec '${java}' -cp '${classpath}' io.temporal.testserver.TestServer "$@"\n`, { mode: 0o755 });
   fs.renameSync(`${launcher}.tmp`, launcher);
   return launcher;
+}
+
+// Keycloak 26.6+ runs on Java 21 or newer (and deprecates 17, the machine's default java).
+const KEYCLOAK_MIN_JAVA = 21;
+const JDK_CANDIDATES = ['/usr/lib/jvm/temurin-25-jdk-amd64', '/usr/lib/jvm/temurin-21-jdk-amd64', '/usr/lib/jvm/java-25-openjdk-amd64', '/usr/lib/jvm/java-21-openjdk-amd64'];
+
+function javaMajor(javaHome: string): number | undefined {
+  const release = path.join(javaHome, 'release');
+  if (!fs.existsSync(path.join(javaHome, 'bin/java')) || !fs.existsSync(release)) return undefined;
+  const version = /^JAVA_VERSION="(\d+)/m.exec(fs.readFileSync(release, 'utf8'))?.[1];
+  return version ? Number(version) : undefined;
+}
+
+/** A JDK that Keycloak runs on: JAVA_HOME when it is new enough, else Temurin 25 (or 21) under /usr/lib/jvm. */
+export function ensureKeycloakJava(): string {
+  const candidates = [process.env.JAVA_HOME, ...JDK_CANDIDATES].filter((c): c is string => Boolean(c));
+  const found = candidates.find((home) => (javaMajor(home) ?? 0) >= KEYCLOAK_MIN_JAVA);
+  if (found) return found;
+  throw new Error(
+    `Keycloak ${KEYCLOAK_VERSION} needs Java ${KEYCLOAK_MIN_JAVA} or newer; none was found (looked at JAVA_HOME and ${JDK_CANDIDATES.join(', ')}). ` +
+      'Install one (for example Temurin 25) and set JAVA_HOME to it.',
+  );
+}
+
+/**
+ * Keycloak's Quarkus distribution from Maven Central (the plan's SSO), unpacked
+ * into .tools/keycloak-VERSION once; returns that folder. Unpacked with the
+ * JDK's own `jar`, so a machine without unzip needs nothing more.
+ */
+export function ensureKeycloak(root: string): string {
+  const home = path.join(root, `.tools/keycloak-${KEYCLOAK_VERSION}`);
+  const marker = path.join(home, '.cmp-installed');
+  if (fs.existsSync(marker)) return home;
+  const javaHome = ensureKeycloakJava();
+  if (!which('mvn')) throw new Error('Maven (mvn) is needed to fetch Keycloak from Maven Central; install it with: apt-get install -y maven');
+  step(`installing Keycloak ${KEYCLOAK_VERSION} from Maven Central into .tools/ (first run only)…`);
+  timed('Keycloak install', () => {
+    const repo = path.join(root, '.tools/m2');
+    execFileSync('mvn', ['-q', '-B', `-Dmaven.repo.local=${repo}`, 'dependency:get', `-Dartifact=org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip`, '-Dtransitive=false'], {
+      stdio: 'inherit',
+    });
+    const zip = path.join(repo, `org/keycloak/keycloak-quarkus-dist/${KEYCLOAK_VERSION}/keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip`);
+    // Unpacked beside the final folder and renamed, so an interrupted install never looks complete.
+    const staging = fs.mkdtempSync(path.join(root, '.tools/keycloak-unpack-'));
+    try {
+      execFileSync(path.join(javaHome, 'bin/jar'), ['xf', zip], { cwd: staging, stdio: 'inherit' });
+      const unpacked = path.join(staging, `keycloak-${KEYCLOAK_VERSION}`);
+      // jar keeps no file modes.
+      for (const script of fs.readdirSync(path.join(unpacked, 'bin')).filter((f) => f.endsWith('.sh'))) fs.chmodSync(path.join(unpacked, 'bin', script), 0o755);
+      fs.rmSync(home, { recursive: true, force: true });
+      fs.renameSync(unpacked, home);
+    } finally {
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+  });
+  fs.writeFileSync(marker, new Date().toISOString());
+  return home;
 }

@@ -1,5 +1,5 @@
 // requireUser / requireRole in the real Express app (problem+json through its
-// one error handler), with tokens from the dev provider and users in a fresh
+// one error handler), with tokens from Keycloak and users in a fresh
 // database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';

@@ -1,15 +1,15 @@
 // Starts the real servers the integration tests talk to, once per run, on the
 // test layout (own ports, throw-away .test-data/): PostgreSQL, the Temporal
 // dev server (through @temporalio/testing, with the installed CLI as an
-// existing path: never a download), SeaweedFS (S3), OpenBao (Vault), Langflow
-// and the local stand-ins.
+// existing path: never a download), SeaweedFS (S3), OpenBao (Vault), Keycloak,
+// Langflow and the local stand-ins.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from '../../deploy/local/tools';
-import { ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startOidc, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
+import { ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
 import { startOpenBao } from '../../deploy/local/openbao';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
@@ -56,7 +56,8 @@ export default async function setup(project: TestProject) {
     const results = await Promise.allSettled([
       startPostgres(layout).then(started),
       startS3(layout).then(started),
-      startOidc(layout).then(started),
+      // Keycloak's first start (build, realm import) takes about as long as Langflow's; both come up while the rest does.
+      startKeycloak(layout).then(started),
       startOpenBao(layout, { token: env.VAULT_TOKEN }).then(started),
       startSaleorSandbox(layout).then(started),
       // CMP_TEST_SKIP_LANGFLOW=1 spares a developer's quick run the ~60 s Langflow start; npm test never sets it.

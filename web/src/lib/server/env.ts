@@ -6,7 +6,7 @@ import { env as publicEnv } from '$env/dynamic/public';
 export const apiUrl = () => (env.API_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
 /** The API's address as buyers reach it (code snippets). */
 export const publicApiUrl = () => (publicEnv.PUBLIC_API_URL ?? env.API_PUBLIC_URL ?? apiUrl()).replace(/\/$/, '');
-export const oidcIssuer = () => env.OIDC_ISSUER ?? 'http://127.0.0.1:4010';
+export const oidcIssuer = () => env.OIDC_ISSUER ?? 'http://127.0.0.1:4010/realms/cmp';
 export const oidcClientId = () => env.OIDC_CLIENT_ID ?? 'cmp-store';
 export const oidcClientSecret = () => env.OIDC_CLIENT_SECRET ?? 'cmp-store-dev-secret';
 export const temporalUiUrl = () => env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';

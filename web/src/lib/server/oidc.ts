@@ -11,7 +11,7 @@ export function oidcConfiguration(): Promise<client.Configuration> {
   if (!discovered || discovered.issuer !== issuer) {
     const url = new URL(issuer);
     const config = client.discovery(url, oidcClientId(), undefined, client.ClientSecretBasic(oidcClientSecret()), {
-      // The development provider speaks plain HTTP on loopback; production issuers are HTTPS.
+      // The local Keycloak speaks plain HTTP on loopback; production issuers are HTTPS.
       execute: url.protocol === 'http:' ? [client.allowInsecureRequests] : [],
     });
     // A failed discovery (provider still starting) is retried on the next sign-in.
