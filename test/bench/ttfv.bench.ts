@@ -1,9 +1,9 @@
 // Time to first value, driven by a real browser: from opening the landing page
-// to the first successful API call — sign in at the OIDC provider, subscribe to
+// to the first successful API call — sign in at Keycloak, subscribe to
 // a free plan, wait for provisioning, create an API key, and run the copied
 // curl snippet. Starts the whole platform on test slot CMP_TEST_SLOT (8 unless
 // set): PostgreSQL, Temporal, S3, Langflow (or, with CMP_TEST_SKIP_LANGFLOW=1,
-// the zero-latency stand-in), the OIDC provider, the Saleor and Vault
+// the zero-latency stand-in), Keycloak, the Saleor and Vault
 // sandboxes, the workers, the API and the built store.
 //   npm run bench:ttfv     → last line {"bench":"ttfv","seconds":…}
 import { execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { platformServices } from '../../deploy/local/platform';
 import { httpOk, stopAll, type Service } from '../../deploy/local/processes';
 import { seedLaunchAgents } from '../../deploy/local/seed';
 import {
-  ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb, testLayout,
+  ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb, testLayout,
 } from '../../deploy/local/stack';
 import { DESKTOP, launchChromium, signInAtProvider } from '../e2e/browser';
 import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
     const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) => fs.writeFileSync(bundlePath, b.code));
     await Promise.all([
-      track(startPostgres(layout)), track(startTemporal(layout)), track(startS3(layout)),
+      track(startPostgres(layout)), track(startTemporal(layout)), track(startS3(layout)), track(startKeycloak(layout)),
       ...platformServices(layout).map(track),
       ...(runtime ? [] : [track(startLangflow(layout))]),
     ]);

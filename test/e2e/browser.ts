@@ -1,6 +1,6 @@
 // What the browser tests share: Debian's chromium through playwright-core,
 // pages that record every console error and uncaught exception, screenshots
-// at desktop and phone width, and the dev provider's sign-in form.
+// at desktop and phone width, and Keycloak's sign-in and registration forms.
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -70,12 +70,27 @@ export async function shoot(page: Page, name: string): Promise<void> {
   await page.setViewportSize(before);
 }
 
-/** Fills the dev OIDC provider's real login form. */
+/** Keycloak's pages live under /realms/; anything else is back at the store. */
+const leftKeycloak = (u: URL) => !u.pathname.startsWith('/realms/');
+
+/** Fills Keycloak's real sign-in form. */
 export async function signInAtProvider(page: Page, email: string, password = 'cmp-dev'): Promise<void> {
-  await page.waitForSelector('input[name="email"]');
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', password);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/interaction')), page.click('button[type="submit"]')]);
+  await page.waitForSelector('#kc-form-login');
+  await page.fill('#username', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(leftKeycloak), page.click('#kc-login')]);
+}
+
+/** From Keycloak's sign-in page, follows "Register" and creates the account, as a visitor does. */
+export async function registerAtProvider(page: Page, person: { email: string; password: string; firstName: string; lastName: string }): Promise<void> {
+  await page.waitForSelector('#kc-form-login');
+  await Promise.all([page.waitForSelector('#kc-register-form'), page.click('a[href*="login-actions/registration"]')]);
+  await page.fill('#email', person.email);
+  await page.fill('#firstName', person.firstName);
+  await page.fill('#lastName', person.lastName);
+  await page.fill('#password', person.password);
+  await page.fill('#password-confirm', person.password);
+  await Promise.all([page.waitForURL(leftKeycloak), page.click('#kc-register-form [type=submit]')]);
 }
 
 /** The tests' one polling helper, with a browser's longer default. */

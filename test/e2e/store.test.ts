@@ -1,6 +1,7 @@
 // The store in a real browser against the running platform: the MVP buyer
 // journey (browse → demo → sign in → workspace → subscribe → API key → call →
-// dashboard), the paid journey through the Saleor sandbox's pay page, and the
+// dashboard), a visitor who signs up on Keycloak's own page and later signs
+// out, the paid journey through the Saleor sandbox's pay page, and the
 // support journey (a stuck order retried after its cause is fixed). Every page
 // is screenshotted at desktop and phone width and must log no console error.
 import { execFile } from 'node:child_process';
@@ -14,7 +15,7 @@ import type { Service } from '../../deploy/local/processes';
 import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { DESKTOP, launchChromium, setStoreOrigin, shoot, signInAtProvider, until, watchErrors } from './browser';
+import { DESKTOP, launchChromium, registerAtProvider, setStoreOrigin, shoot, signInAtProvider, until, watchErrors } from './browser';
 import { lighthouseDir, runLighthouse } from './lighthouse';
 
 const layout = testLayout();
@@ -132,10 +133,10 @@ describe('the MVP buyer journey', () => {
     expect(await extra.json()).toMatchObject({ demo_messages_left: 0, sign_in_url: expect.stringContaining('/auth/login') });
   });
 
-  it('signs in at the OIDC provider and lands in a new workspace with starter credits', async () => {
+  it('signs in at Keycloak and lands in a new workspace with starter credits', async () => {
     const { page } = buyer;
     await page.click('[data-testid=demo-signin] a');
-    await page.waitForURL((u) => u.pathname.startsWith('/interaction'));
+    await page.waitForURL((u) => u.pathname === '/realms/cmp/protocol/openid-connect/auth');
     await shoot(page, '06-provider-login');
     await signInAtProvider(page, 'buyer@cmp.local');
     await page.waitForURL('**/workspace?welcome=1');
@@ -207,6 +208,50 @@ describe('the MVP buyer journey', () => {
     expect(balance.status).toBe(200);
     expect(balance.body.available_mc).toBe(wallet.available_mc);
     expect((await p.call('POST', '/v1/runs', { headers: { authorization: `Bearer ${reader}` }, body: { agent: 'ticket-triage', input: 'hi' } })).status).toBe(403);
+  });
+});
+
+describe('signing up and out on Keycloak', () => {
+  let visitor: Awaited<ReturnType<typeof openContext>>;
+  afterAll(async () => {
+    await visitor?.context.close();
+  });
+
+  it("registers a new visitor on Keycloak's page, who gets a workspace with starter credits, subscribes free, creates a key and calls an agent", async () => {
+    visitor = await openContext();
+    const { page } = visitor;
+    await page.goto('/');
+    await page.click('header .account a:has-text("Sign in")');
+    await shoot(page, '18-keycloak-sign-in');
+    const email = `visitor-${Date.now()}@example.com`;
+    await registerAtProvider(page, { email, password: 'a-long-visitor-passphrase', firstName: 'Vera', lastName: 'Visitor' });
+    await page.waitForURL('**/workspace?welcome=1');
+    await expect(page.locator('[data-testid=balance]').textContent()).resolves.toMatch(/^100\s*credits/);
+    expect(await page.locator('.notice.ok').textContent()).toContain('starter credits');
+    expect(await page.locator('header .account').textContent()).toContain(email);
+
+    await page.goto('/store/ticket-triage');
+    await Promise.all([page.waitForURL(/\/orders\/free-/), page.click('#pricing button[data-plan=free]')]);
+    await page.waitForSelector('[data-testid=order-status]:text-is("Active")', { timeout: 90_000 });
+    await page.click('#api-key button[type=submit]');
+    const secret = (await page.locator('[data-testid=api-key-secret]').textContent())!;
+    expect(secret).toMatch(/^cmp_live_/);
+    const curl = (await page.locator('#api-key pre[data-snippet=curl]').textContent())!;
+    const answer = JSON.parse((await promisify(execFile)('bash', ['-c', curl], { encoding: 'utf8', timeout: 60_000 })).stdout);
+    expect(answer).toMatchObject({ status: 'succeeded', output: expect.stringContaining(triaged()) });
+    expect(answer.credits_charged).toBeGreaterThan(0);
+    expect(visitor.errors, 'console errors').toEqual([]);
+  });
+
+  it("signs out of Keycloak too: Sign in then shows Keycloak's form instead of signing in silently", async () => {
+    const { page } = visitor;
+    await page.goto('/workspace');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('header .account button:has-text("Sign out")')]);
+    await page.locator('header .account a:has-text("Sign in")').waitFor();
+    await page.click('header .account a:has-text("Sign in")');
+    await page.waitForSelector('#kc-form-login');
+    expect(page.url()).toContain('/realms/cmp/protocol/openid-connect/auth');
+    expect(visitor.errors, 'console errors').toEqual([]);
   });
 });
 

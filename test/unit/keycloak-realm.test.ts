@@ -59,6 +59,11 @@ describe('realm cmp', () => {
     expect(defaults?.composites?.realm).toContain('buyer');
   });
 
+  it("keeps descriptions within Keycloak's 255-character column (a longer one fails the import)", () => {
+    const descriptions = [...realm.clients, ...realm.roles.realm].map((x) => (x as { description?: string }).description ?? '');
+    for (const d of descriptions) expect(d.length, d).toBeLessThanOrEqual(255);
+  });
+
   it('seeds the README logins, ready to sign in', () => {
     expect(realm.users.map((u) => u.email).sort()).toEqual(['admin@cmp.local', 'buyer2@cmp.local', 'buyer@cmp.local', 'support@cmp.local']);
     for (const user of realm.users) {

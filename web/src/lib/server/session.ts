@@ -1,6 +1,8 @@
-// The server-side session: the user's tokens sealed with AES-256-GCM into an
-// httpOnly cookie. The key is derived (HKDF) from the session secret, so the
-// store stays stateless: any instance can open any session.
+// The server-side session: the user's tokens sealed with AES-256-GCM into
+// httpOnly cookies. The key is derived (HKDF) from the session secret, so the
+// store stays stateless: any instance can open any session. Keycloak's three
+// tokens sealed together outgrow one cookie (browsers drop cookies over 4 KB),
+// so the sealed value is split over cmp_session, cmp_session.1, ….
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Cookies } from '@sveltejs/kit';
 import { secureCookies, sessionSecret } from './env';
@@ -67,12 +69,35 @@ export function unseal<T>(sealed: string | undefined, purpose: string): T | null
 
 const cookieOptions = (url: URL, maxAge: number) => ({ path: '/', httpOnly: true, sameSite: 'lax' as const, secure: secureCookies(url), maxAge });
 
-export const readSession = (cookies: Cookies) => unseal<Session>(cookies.get(SESSION_COOKIE), 'session');
-export function writeSession(cookies: Cookies, url: URL, session: Session): void {
-  cookies.set(SESSION_COOKIE, seal(session, 'session'), cookieOptions(url, SESSION_MAX_AGE_S));
+/** Below the 4096 bytes browsers keep per cookie, leaving room for the name and attributes. */
+const CHUNK = 3800;
+/** A session never needs more chunks than this; the bound keeps a crafted request from making us read more. */
+const MAX_CHUNKS = 4;
+const chunkName = (i: number) => (i === 0 ? SESSION_COOKIE : `${SESSION_COOKIE}.${i}`);
+
+export function readSession(cookies: Cookies): Session | null {
+  let sealed = '';
+  for (let i = 0; i < MAX_CHUNKS; i++) {
+    const part = cookies.get(chunkName(i));
+    if (!part) break;
+    sealed += part;
+  }
+  return unseal<Session>(sealed, 'session');
 }
+
+export function writeSession(cookies: Cookies, url: URL, session: Session): void {
+  const sealed = seal(session, 'session');
+  const count = Math.ceil(sealed.length / CHUNK);
+  if (count > MAX_CHUNKS) throw new Error(`The session is too large for ${MAX_CHUNKS} cookies (${sealed.length} bytes sealed)`);
+  for (let i = 0; i < MAX_CHUNKS; i++) {
+    if (i < count) cookies.set(chunkName(i), sealed.slice(i * CHUNK, (i + 1) * CHUNK), cookieOptions(url, SESSION_MAX_AGE_S));
+    // A shorter session (after a refresh) must not leave an old chunk behind to be glued on.
+    else if (cookies.get(chunkName(i))) cookies.delete(chunkName(i), { path: '/' });
+  }
+}
+
 export function clearSession(cookies: Cookies): void {
-  cookies.delete(SESSION_COOKIE, { path: '/' });
+  for (let i = 0; i < MAX_CHUNKS; i++) if (i === 0 || cookies.get(chunkName(i))) cookies.delete(chunkName(i), { path: '/' });
 }
 
 export const readPendingLogin = (cookies: Cookies) => unseal<PendingLogin>(cookies.get(LOGIN_COOKIE), 'login');
