@@ -3,8 +3,8 @@
 // a free plan, wait for provisioning, create an API key, and run the copied
 // curl snippet. Starts the whole platform on test slot CMP_TEST_SLOT (8 unless
 // set): PostgreSQL, Temporal, S3, Langflow (or, with CMP_TEST_SKIP_LANGFLOW=1,
-// the zero-latency stand-in), Keycloak, the Saleor and Vault
-// sandboxes, the workers, the API and the built store.
+// the zero-latency stand-in), Keycloak, OpenBao, the Saleor
+// sandbox, the workers, the API and the built store.
 //   npm run bench:ttfv     → last line {"bench":"ttfv","seconds":…}
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../core/config';
 import { createDb, migrateLatest } from '../../core/db';
+import { startOpenBao } from '../../deploy/local/openbao';
 import { platformServices } from '../../deploy/local/platform';
 import { httpOk, stopAll, type Service } from '../../deploy/local/processes';
 import { seedLaunchAgents } from '../../deploy/local/seed';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) => fs.writeFileSync(bundlePath, b.code));
     await Promise.all([
       track(startPostgres(layout)), track(startTemporal(layout)), track(startS3(layout)), track(startKeycloak(layout)),
+      track(startOpenBao(layout, { token: config.VAULT_TOKEN })),
       ...platformServices(layout).map(track),
       ...(runtime ? [] : [track(startLangflow(layout))]),
     ]);
