@@ -1,11 +1,11 @@
 // `npm test`: installs the tools the tests need (Temporal CLI, PostgreSQL,
-// Langflow, OpenBao, SeaweedFS, chromium), then typecheck, lint, and every
+// Langflow, OpenBao, SeaweedFS, Keycloak, chromium), then typecheck, lint, and every
 // vitest project in one run. Ends with one plain summary line ("N passed, N failed").
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './stack';
-import { ensureChromium, ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
+import { ensureChromium, ensureKeycloak, ensureKeycloakJava, ensureLangflow, ensureOpenBao, ensurePostgres, ensurePrometheus, ensureSeaweedFS, ensureTemporal } from './tools';
 
 const t0 = Date.now();
 ensureTemporal(repoRoot);
@@ -14,6 +14,8 @@ ensureLangflow(repoRoot);
 ensurePrometheus();
 ensureOpenBao(repoRoot);
 ensureSeaweedFS(repoRoot);
+ensureKeycloakJava();
+ensureKeycloak(repoRoot);
 if (fs.existsSync(path.join(repoRoot, 'test/e2e'))) ensureChromium();
 
 function step(name: string, command: string, args: string[]): boolean {
