@@ -40,6 +40,9 @@ export const configObject = z.object({
   // The store's confidential client: Keycloak client "cmp-store" (deploy/keycloak/realm-export.json).
   OIDC_CLIENT_ID: z.string().min(1).default('cmp-store'),
   OIDC_CLIENT_SECRET: z.string().min(1).default('cmp-store-dev-secret'),
+  // The local Keycloak's master-realm administrator, created on its first start (npm run dev only).
+  KC_BOOTSTRAP_ADMIN_USERNAME: z.string().min(1).default('admin'),
+  KC_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).default('cmp-dev'),
 
   LANGFLOW_URL: url.default('http://127.0.0.1:7860'),
   LANGFLOW_API_KEY: z.string().min(1).default('cmp-dev-langflow-key'),

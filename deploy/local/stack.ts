@@ -388,7 +388,7 @@ export async function startKeycloak(layout: StackLayout): Promise<Service> {
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(dist, dir), link);
   }
   fs.copyFileSync(realmExportPath, path.join(importDir, 'cmp-realm.json'));
-  const { OIDC_CLIENT_SECRET } = loadConfig({ ...process.env, ...stackEnv(layout) });
+  const { OIDC_CLIENT_SECRET, KC_BOOTSTRAP_ADMIN_USERNAME, KC_BOOTSTRAP_ADMIN_PASSWORD } = loadConfig({ ...process.env, ...stackEnv(layout) });
   const issuer = keycloakIssuer(layout);
   return startProcess({
     name: 'keycloak',
@@ -413,12 +413,7 @@ export async function startKeycloak(layout: StackLayout): Promise<Service> {
       // Resolves the ${CMP_STORE_CLIENT_SECRET} placeholder of the realm file.
       CMP_STORE_CLIENT_SECRET: OIDC_CLIENT_SECRET,
       // The master realm's administrator, created on the first start: development only.
-      ...(layout.name === 'dev'
-        ? {
-            KC_BOOTSTRAP_ADMIN_USERNAME: process.env.KC_BOOTSTRAP_ADMIN_USERNAME ?? 'admin',
-            KC_BOOTSTRAP_ADMIN_PASSWORD: process.env.KC_BOOTSTRAP_ADMIN_PASSWORD ?? 'cmp-dev',
-          }
-        : {}),
+      ...(layout.name === 'dev' ? { KC_BOOTSTRAP_ADMIN_USERNAME, KC_BOOTSTRAP_ADMIN_PASSWORD } : {}),
     },
     logDir: layout.logDir,
     url: issuer,
