@@ -101,15 +101,30 @@ export const configObject = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
 });
 
+/**
+ * Secrets whose defaults serve the local stack's sandboxes (and .env.example's dev values): production
+ * refuses them all, each by name, so a forgotten one cannot slip through behind the first.
+ */
+export const SANDBOX_SECRETS = [
+  'VAULT_TOKEN', 'SALEOR_APP_TOKEN', 'OIDC_CLIENT_SECRET', 'LANGFLOW_API_KEY', 'SIGNING_SECRET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
+] as const;
+const sandboxDefaults = configObject.parse({});
+/** What the dev values look like (cmp-dev-…, dev-only-…, the sandboxes' own tokens). */
+const SANDBOX_VALUE = /^(cmp-dev-|dev-only|saleor-sandbox|cmp-store-dev)/;
+
 export const configSchema = configObject
   .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production') {
+      for (const key of SANDBOX_SECRETS) {
+        if (c[key] === sandboxDefaults[key] || SANDBOX_VALUE.test(c[key])) {
+          ctx.addIssue({ code: 'custom', path: [key], message: 'is a sandbox default; production needs its own secret' });
+        }
+      }
+    }
     if (c.GITOPS_MODE === 'github') {
       for (const key of ['GITHUB_TOKEN', 'GITHUB_OWNER', 'GITHUB_REPO'] as const) {
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when GITOPS_MODE=github' });
       }
-    }
-    if (c.NODE_ENV === 'production' && c.SIGNING_SECRET.startsWith('dev-only')) {
-      ctx.addIssue({ code: 'custom', path: ['SIGNING_SECRET'], message: 'must be set in production' });
     }
   });
 
