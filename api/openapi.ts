@@ -81,6 +81,8 @@ export class ApiDefinition {
     }
     const standardErrors: Record<number, string> = { 400: 'Invalid request', 404: 'Not found', 500: 'Internal error' };
     if (spec.auth !== 'public') standardErrors[401] = 'Unauthorized';
+    const roles = (spec.use ?? []).flatMap((h) => (h as { requiredRoles?: string[] }).requiredRoles ?? []);
+    if (roles.length) standardErrors[403] = `Forbidden: needs the ${[...new Set(roles)].join(' or ')} role`;
     if (spec.idempotent) Object.assign(standardErrors, { 409: 'A request with this Idempotency-Key is in progress', 422: 'Idempotency-Key reused with another request' });
     for (const [status, description] of Object.entries(standardErrors)) {
       responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };

@@ -43,6 +43,8 @@ export function idempotency(keys: IdempotencyKeyStore): RequestHandler {
         throw new AppError('conflict', 'Request in progress', 'A request with this Idempotency-Key is still in progress', {}, { 'Retry-After': '1' });
       }
       res.setHeader('Idempotent-Replayed', 'true');
+      // Every error this API answers is problem+json (api/middleware/problem.ts); its replay is too.
+      if ((row.responseStatus ?? 200) >= 400) res.type('application/problem+json');
       res.status(row.responseStatus ?? 200).json(row.responseBody);
       return;
     }
