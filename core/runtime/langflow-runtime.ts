@@ -71,16 +71,20 @@ export class LangflowRuntime implements AgentRuntime {
       endpoint_name: input.endpointName,
       data: input.flow.data,
     };
+    // A flow registered before ids were derived (or renamed to our endpoint by hand) is found by name and kept.
     const existing = await this.findFlow(input.endpointName, input.name);
-    if (!existing) {
-      const created = await this.call('POST', '/api/v1/flows/', { ...wanted, is_component: false }, this.adminTimeoutMs, 'Langflow create flow');
-      if (created.status === 201) return { flowId: (created.body as FlowHeader).id, outcome: 'created' };
-      // Another provisioning run created it between our lookup and our create: the unique name wins, use that flow.
-      const raced = created.status >= 400 && created.status < 500 ? await this.findFlow(input.endpointName, input.name) : undefined;
-      if (raced) return this.updateIfChanged(raced.id, wanted);
-      throw this.errorFor(created, 'Langflow create flow');
+    if (existing) return this.updateIfChanged(existing.id, wanted);
+    // Concurrent calls for one endpoint all create under the same id, so at most one create can succeed: Langflow
+    // renames a clashing name or endpoint ("FAQ (1)", "faq-1") and keeps both flows, but refuses a second row with
+    // one id. The loser finds the winner's flow under that id and carries on from there.
+    const flowId = flowIdFor(input.endpointName);
+    const created = await this.call('POST', '/api/v1/flows/', { ...wanted, id: flowId, is_component: false }, this.adminTimeoutMs, 'Langflow create flow');
+    if (created.status === 201) return { flowId, outcome: 'created' };
+    if (created.status >= 400 && created.status < 500) {
+      const there = await this.call('GET', `/api/v1/flows/${flowId}`, undefined, this.adminTimeoutMs, 'Langflow read flow');
+      if (there.status === 200) return this.updateIfChanged(flowId, wanted);
     }
-    return this.updateIfChanged(existing.id, wanted);
+    throw this.errorFor(created, 'Langflow create flow');
   }
 
   async run(flowIdOrEndpoint: string, input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
@@ -194,6 +198,19 @@ export class LangflowRuntime implements AgentRuntime {
     }
     return new RuntimeRequestError(`${what} failed with HTTP ${res.status}: ${detail}`, res.status);
   }
+}
+
+/**
+ * The flow id CMP gives an endpoint: the same for every call, so concurrent creates collide on Langflow's primary key.
+ * Version 8 (RFC 9562's custom layout over a SHA-256 of the endpoint name), because Langflow reserves version 5 ids
+ * for its public execution histories and refuses them on create.
+ */
+export function flowIdFor(endpointName: string): string {
+  const bytes = createHash('sha256').update(`cmp-flow:${endpointName}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function describeFailure(res: HttpResponse): string {

@@ -82,12 +82,20 @@ export async function startFakeRuntime(opts: { port?: number; apiKey?: string } 
         return send(res, 200, [...flows.values()].map(({ data: _data, ...header }) => header));
       }
       if (path === '/api/v1/flows/' && req.method === 'POST') {
-        const name = String(body.name ?? '');
-        const endpoint = (body.endpoint_name as string | null | undefined) ?? null;
-        if ([...flows.values()].some((f) => f.name === name || (endpoint && f.endpoint_name === endpoint))) {
-          return send(res, 400, { detail: 'Flow name or endpoint name already exists' });
-        }
-        const flow: StoredFlow = { id: randomUUID(), name, description: (body.description as string) ?? null, endpoint_name: endpoint, data: body.data, is_component: false };
+        // As Langflow 1.13: a client-chosen id is kept and a taken one refused; a taken name or endpoint is renamed.
+        const id = typeof body.id === 'string' ? body.id : randomUUID();
+        if (flows.has(id)) return send(res, 400, { detail: 'Id must be unique' });
+        const taken = (pick: (f: StoredFlow) => string | null, wanted: string, next: (n: number) => string) => {
+          let n = 0;
+          let candidate = wanted;
+          while ([...flows.values()].some((f) => pick(f) === candidate)) candidate = next(++n);
+          return candidate;
+        };
+        const asked = String(body.name ?? '');
+        const name = taken((f) => f.name, asked, (n) => `${asked} (${n})`);
+        const askedEndpoint = (body.endpoint_name as string | null | undefined) ?? null;
+        const endpoint = askedEndpoint && taken((f) => f.endpoint_name, askedEndpoint, (n) => `${askedEndpoint}-${n}`);
+        const flow: StoredFlow = { id, name, description: (body.description as string) ?? null, endpoint_name: endpoint, data: body.data, is_component: false };
         flows.set(flow.id, flow);
         return send(res, 201, flow);
       }

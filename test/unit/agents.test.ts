@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LangflowRuntime, RuntimeRequestError, RuntimeTimeoutError, RuntimeUnavailableError, flowFingerprint, parseRunResponse } from '../../core/runtime';
+import { LangflowRuntime, RuntimeRequestError, RuntimeTimeoutError, RuntimeUnavailableError, flowFingerprint, flowIdFor, parseRunResponse } from '../../core/runtime';
 import { agentsDir, loadLaunchAgents } from '../../deploy/local/agents';
 import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
 
@@ -49,6 +49,15 @@ describe('parseRunResponse', () => {
   it('omits usage when the flow reports none, and rejects an answer without a chat message', () => {
     expect(parseRunResponse({ outputs: [{ outputs: [{ results: { message: { text: 'x', properties: { usage: null } } } }] }] }, 'f')).toEqual({ text: 'x' });
     expect(() => parseRunResponse({ outputs: [] }, 'f')).toThrow(RuntimeRequestError);
+  });
+});
+
+describe('flowIdFor', () => {
+  it('gives an endpoint one id every time, another endpoint another, and never a version 5 id (Langflow refuses those)', () => {
+    const id = flowIdFor('cmp-faq-answerer-v1-0-0');
+    expect(flowIdFor('cmp-faq-answerer-v1-0-0')).toBe(id);
+    expect(flowIdFor('cmp-faq-answerer-v1-1-0')).not.toBe(id);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 
