@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../core/config';
 import { httpOk, portOpen, startProcess, type Service } from './processes';
 import { ensureKeycloak, ensureKeycloakJava, ensureLangflow, ensurePostgres, ensureSeaweedFS, ensureTemporal } from './tools';
@@ -284,14 +284,21 @@ export async function startS3(layout: StackLayout, buckets = ['cmp-artifacts']):
       args,
       logDir: layout.logDir,
       url,
-      // Ready once the gateway reaches its filer: each bucket exists, or has just been created.
+      // Ready once each bucket exists (or has just been created) and an object can be written and read back: on a
+      // restart the gateway and filer answer before the volume server has re-registered its volumes with the master,
+      // and until then every read of a stored object fails with InternalError.
       ready: async () => {
         if (!(await portOpen(p.s3))) return false;
         for (const bucket of buckets) {
           const found = await client.send(new HeadBucketCommand({ Bucket: bucket })).then(() => true, () => false);
           if (!found) await client.send(new CreateBucketCommand({ Bucket: bucket }));
         }
-        return true;
+        const probe = { Bucket: buckets[0], Key: '.cmp-readiness-probe' };
+        await client.send(new PutObjectCommand({ ...probe, Body: 'ready' }));
+        const read = await client.send(new GetObjectCommand(probe));
+        const ok = (await read.Body?.transformToString()) === 'ready';
+        await client.send(new DeleteObjectCommand(probe));
+        return ok;
       },
     });
   } finally {
