@@ -53,15 +53,7 @@ const toRun = (r: RunRow): Run => ({
 });
 
 /** Who started a run, on what, and how much it holds. */
-export interface RunStart {
-  id: string;
-  orgId: string | null;
-  demoVisitorId: string | null;
-  instanceId: string | null;
-  offeringId: string;
-  apiKeyId: string | null;
-  holdMc: number;
-}
+export type RunStart = Pick<Run, 'id' | 'orgId' | 'demoVisitorId' | 'instanceId' | 'offeringId' | 'apiKeyId'> & { holdMc: number };
 
 /** How a run ended. */
 export interface RunFinish extends RunStart {

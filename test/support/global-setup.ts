@@ -15,6 +15,7 @@ import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
 import { workflowInterceptorModules } from '../../workers/tracing';
+import { quietLogger } from './quiet-logger';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -94,12 +95,3 @@ async function createTemplateDatabase(url: string): Promise<void> {
   await migrateLatest(template);
   await template.destroy();
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string, meta?: unknown) => console.error(message, meta),
-};

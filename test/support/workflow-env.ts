@@ -7,6 +7,7 @@ import { bundleWorkflowCode, Worker, type WorkerOptions } from '@temporalio/work
 import { repoRoot } from '../../deploy/local/stack';
 import { ensureTemporalTestServer } from '../../deploy/local/tools';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
+import { quietLogger } from './quiet-logger';
 
 export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -38,12 +39,3 @@ export async function testWorker(env: TestWorkflowEnvironment, activities: Worke
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
   return { worker, taskQueue };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string, meta?: unknown) => console.error(message, meta),
-};

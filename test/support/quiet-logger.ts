@@ -1,0 +1,9 @@
+// A logger for bundling and test workers that keeps their output to errors.
+export const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};
