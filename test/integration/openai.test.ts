@@ -16,8 +16,8 @@ import { createRunActivities } from '../../activities/runs';
 import { validateFlow } from '../../core/artifacts';
 import { createLogger } from '../../core/logger';
 import type { AgentRuntime } from '../../core/runtime/agent-runtime';
-import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
+import { hangOnDemand, startHangingServer, type HangingServer } from '../support/hanging-runtime';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { until as untilShared } from '../support/until';
@@ -29,7 +29,7 @@ let supportToken: string;
 let key: string;
 let walletId: string;
 let openai: OpenAI;
-let hang: http.Server;
+let hang: HangingServer;
 
 const TICKET = 'Our production API is down for all customers, every request returns 503 since 20 minutes!';
 
@@ -77,18 +77,13 @@ const streamRunInit = (input: string, signal?: AbortSignal, apiKey = key): Reque
 });
 
 beforeAll(async () => {
-  hang = http.createServer(() => undefined);
-  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-  const hangUrl = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+  hang = await startHangingServer();
   p = await startPlatform({
     configOverrides: { LANGFLOW_RUN_TIMEOUT_MS: '6000', RUN_SYNC_WAIT_MS: '30000' },
     runActivities: ({ clients, config }) => {
       const real = clients.runtime;
-      const hanging = new LangflowRuntime({ url: hangUrl, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS });
       const runtime: AgentRuntime = {
-        health: (o) => real.health(o),
-        ensureFlow: (i) => real.ensureFlow(i),
-        run: (flow, input, o) => (input.input.includes('[hang]') ? hanging.run(flow, input, o) : real.run(flow, input, o)),
+        ...hangOnDemand(real, hang.url, config),
         // '[tokens]' answers as a flow with a model would: the real answer plus the tokens the model reported.
         // '[slow]' streams the real answer's first words at once and the rest 3 s later, so a client can leave mid-stream.
         stream: async (flow, input, o) => {
@@ -100,7 +95,6 @@ beforeAll(async () => {
           o.onText(result.text.slice(18));
           return result;
         },
-        close: () => hanging.close(),
       };
       return createRunActivities({ ...clients, runtime });
     },

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { LangflowRuntime } from '../../core/runtime/langflow-runtime';
-import type { AgentRuntime } from '../../core/runtime/agent-runtime';
 import { createRunActivities } from '../../activities/runs';
 import { runWorkflowId, type RunRequest } from '../../core/runs/contract';
+import { hangOnDemand, startHangingServer, type HangingServer } from '../support/hanging-runtime';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { until } from '../support/until';
@@ -20,8 +19,7 @@ let token: string;
 let key: string;
 let orgId: string;
 let walletId: string;
-let hang: http.Server;
-let hangUrl: string;
+let hang: HangingServer;
 
 
 const run = (input: string, headers: Record<string, string> = {}, agent = 'ticket-triage') =>
@@ -37,21 +35,12 @@ async function setBalance(mc: number, support: string) {
 
 beforeAll(async () => {
   // A runtime that never answers, for inputs that ask for it: the real client's deadline must fire.
-  hang = http.createServer(() => undefined);
-  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
-  hangUrl = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+  hang = await startHangingServer();
   p = await startPlatform({
     // Long enough for 50 queued runs on one Langflow worker, short enough for the timeout test.
     configOverrides: { LANGFLOW_RUN_TIMEOUT_MS: '12000', RUN_SYNC_WAIT_MS: '30000' },
     runActivities: ({ clients, config }) => {
-      const real = clients.runtime;
-      const hanging = new LangflowRuntime({ url: hangUrl, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS });
-      const runtime: AgentRuntime = {
-        health: (o) => real.health(o),
-        ensureFlow: (i) => real.ensureFlow(i),
-        run: (flow, input, o) => (input.input.includes('[hang]') ? hanging.run(flow, input, o) : real.run(flow, input, o)),
-        close: () => hanging.close(),
-      };
+      const runtime = hangOnDemand(clients.runtime, hang.url, config);
       return createRunActivities({ ...clients, runtime });
     },
   });
