@@ -169,8 +169,8 @@ function checkRendered(name, docs) {
   const configSrc = fs.readFileSync(path.join(repoRoot, 'core/config.ts'), 'utf8');
   const schemaBody = configSrc.slice(configSrc.indexOf('z.object({'), configSrc.indexOf('.superRefine'));
   const variables = [...schemaBody.matchAll(/^\s{2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
-  // Read only by the local stack (its Keycloak's admin, its local GitOps repository), never by a deployed process.
-  const devOnly = new Set(['KC_BOOTSTRAP_ADMIN_USERNAME', 'KC_BOOTSTRAP_ADMIN_PASSWORD', 'GITOPS_LOCAL_REPO']);
+  // Read only by the local stack (its local GitOps repository), never by a deployed process.
+  const devOnly = new Set(['GITOPS_LOCAL_REPO']);
   const config = find('ConfigMap', 'cmp', 'cmp-config')?.data ?? {};
   const secretKeys = esKeys('cmp', 'cmp-secrets') ?? new Set();
   for (const v of variables) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig } from '../../core/config';
+import { configObject, loadConfig } from '../../core/config';
 import { httpOk, portOpen, startProcess, type Service } from './processes';
 import { ensureKeycloak, ensureKeycloakJava, ensureLangflow, ensurePostgres, ensureSeaweedFS, ensureTemporal } from './tools';
 
@@ -84,22 +84,27 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     dataDir,
     logDir: path.join(dataDir, 'logs'),
     // api, keycloak, saleor and vault sit 10 apart, so their slots step by 1000 (slot 1's keycloak must not be slot 2's api);
-    // SeaweedFS's servers sit in 24501–24514 and step by 100.
+    // SeaweedFS's servers sit in 24501–24514 and step by 100. The worker families (base + worker index) end in 41–49
+    // and 51–59, clear of the 1000-step family's …00–…31 (19411 + 600 was slot 6's keycloakManagement 20011).
     ports: {
       postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, keycloak: 14010 + 10 * o, keycloakManagement: 14011 + 10 * o,
       langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
       s3: 14569 + o, s3Master: 24501 + o, s3Volume: 24502 + o, s3Filer: 24503 + o, s3MasterGrpc: 24511 + o, s3VolumeGrpc: 24512 + o,
       s3FilerGrpc: 24513 + o, s3Grpc: 24514 + o,
-      prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19401 + o, workerSdkMetrics: 19411 + o,
+      prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19441 + o, workerSdkMetrics: 19451 + o,
     },
   };
 }
 
-const LANGFLOW_API_KEY = 'cmp-dev-langflow-key';
-/** The local S3 server's one identity (SeaweedFS refuses anonymous requests); core/config.ts has the same defaults. */
-export const S3_CREDENTIALS = { S3_ACCESS_KEY_ID: 'cmp-dev-s3-access-key', S3_SECRET_ACCESS_KEY: 'cmp-dev-s3-secret-key' };
+// The local stack's secrets are core/config.ts's defaults, so a process started without them agrees with the stack.
+const configDefaults = configObject.parse({});
+const { LANGFLOW_API_KEY } = configDefaults;
+/** The local S3 server's one identity (SeaweedFS refuses anonymous requests). */
+export const S3_CREDENTIALS = { S3_ACCESS_KEY_ID: configDefaults.S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: configDefaults.S3_SECRET_ACCESS_KEY };
 /** CMP's policy-limited OpenBao token in the local stack (deploy/local/openbao.ts creates it; never the root token). */
-export const DEV_VAULT_TOKEN = 'cmp-dev-vault-token';
+export const DEV_VAULT_TOKEN = configDefaults.VAULT_TOKEN;
+/** The local Keycloak's master-realm administrator, created on the dev layout's first start. */
+export const KEYCLOAK_DEV_ADMIN = { KC_BOOTSTRAP_ADMIN_USERNAME: 'admin', KC_BOOTSTRAP_ADMIN_PASSWORD: 'cmp-dev' };
 
 /** The environment our own processes (api, workers, web) read, for a layout. */
 export function stackEnv(layout: StackLayout): Record<string, string> {
@@ -372,13 +377,37 @@ export async function startNodeService(
 }
 
 export const KEYCLOAK_REALM = 'cmp';
-/** The one realm file for dev, tests and production. */
+/** The realm file as production imports it; the local stack imports a copy patched by localRealm(). */
 export const realmExportPath = path.join(repoRoot, 'deploy/keycloak/realm-export.json');
+/** The README's logins (password cmp-dev, stored hashed: the realm's password policy refuses it in plain text). */
+export const devUsersPath = path.join(repoRoot, 'deploy/local/keycloak-dev-users.json');
+
+interface RealmClient { clientId: string; redirectUris?: string[]; webOrigins?: string[]; attributes?: Record<string, string> }
+
+/**
+ * The realm for a local layout: the production file with e-mail verification off (nothing here sends mail), the
+ * store client's redirect and post-logout URIs replaced by this layout's own store (both loopback names), and the
+ * seeded development users.
+ */
+export function localRealm(layout: StackLayout): Record<string, unknown> {
+  const realm = JSON.parse(fs.readFileSync(realmExportPath, 'utf8')) as { clients: RealmClient[] } & Record<string, unknown>;
+  const origins = [`http://127.0.0.1:${layout.ports.web}`, `http://localhost:${layout.ports.web}`];
+  const clients = realm.clients.map((c) =>
+    c.clientId === 'cmp-store'
+      ? {
+          ...c,
+          redirectUris: origins.map((o) => `${o}/auth/callback`),
+          attributes: { ...c.attributes, 'post.logout.redirect.uris': origins.map((o) => `${o}/`).join('##') },
+        }
+      : c,
+  );
+  return { ...realm, verifyEmail: false, clients, users: JSON.parse(fs.readFileSync(devUsersPath, 'utf8')) as unknown[] };
+}
 export const keycloakIssuer = (layout: StackLayout) => `http://127.0.0.1:${layout.ports.keycloak}/realms/${KEYCLOAK_REALM}`;
 
 /**
  * Keycloak in development mode on loopback, with the realm imported from
- * deploy/keycloak/realm-export.json on its first start (later starts skip a
+ * localRealm(layout) on its first start (later starts skip a
  * realm that exists, so users who signed up stay). The distribution in .tools
  * is shared; each layout gets its own Keycloak home under its data folder
  * (links to the distribution plus its own data/: the H2 database and the
@@ -394,8 +423,8 @@ export async function startKeycloak(layout: StackLayout): Promise<Service> {
     const link = path.join(home, dir);
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(dist, dir), link);
   }
-  fs.copyFileSync(realmExportPath, path.join(importDir, 'cmp-realm.json'));
-  const { OIDC_CLIENT_SECRET, KC_BOOTSTRAP_ADMIN_USERNAME, KC_BOOTSTRAP_ADMIN_PASSWORD } = loadConfig({ ...process.env, ...stackEnv(layout) });
+  fs.writeFileSync(path.join(importDir, 'cmp-realm.json'), `${JSON.stringify(localRealm(layout), null, 2)}\n`);
+  const { OIDC_CLIENT_SECRET } = loadConfig({ ...process.env, ...stackEnv(layout) });
   const issuer = keycloakIssuer(layout);
   return startProcess({
     name: 'keycloak',
@@ -420,7 +449,7 @@ export async function startKeycloak(layout: StackLayout): Promise<Service> {
       // Resolves the ${CMP_STORE_CLIENT_SECRET} placeholder of the realm file.
       CMP_STORE_CLIENT_SECRET: OIDC_CLIENT_SECRET,
       // The master realm's administrator, created on the first start: development only.
-      ...(layout.name === 'dev' ? { KC_BOOTSTRAP_ADMIN_USERNAME, KC_BOOTSTRAP_ADMIN_PASSWORD } : {}),
+      ...(layout.name === 'dev' ? KEYCLOAK_DEV_ADMIN : {}),
     },
     logDir: layout.logDir,
     url: issuer,

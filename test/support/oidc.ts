@@ -1,4 +1,4 @@
-// Real sign-in against the running Keycloak (realm deploy/keycloak/realm-export.json),
+// Real sign-in against the running Keycloak (the test layout's realm: localRealm in deploy/local/stack.ts),
 // as a browser and the store's server would do it: openid-client (the library
 // the store uses) for discovery, PKCE and the token exchange; plain HTTP with a
 // cookie jar for the browser's part (authorize → Keycloak's sign-in or
@@ -6,7 +6,7 @@
 // tokens: the same flow as the store, no test-only client or grant in the realm.
 import fs from 'node:fs';
 import * as client from 'openid-client';
-import { realmExportPath } from '../../deploy/local/stack';
+import { devUsersPath } from '../../deploy/local/stack';
 import type { Role } from '../../core/identity';
 import { testConfig } from './stack';
 
@@ -29,8 +29,8 @@ interface RealmUser {
   realmRoles: string[];
 }
 
-/** The realm file's seeded users; `default-roles-cmp` makes each a buyer. */
-export const devUsers: readonly DevUser[] = (JSON.parse(fs.readFileSync(realmExportPath, 'utf8')) as { users: RealmUser[] }).users.map((u) => ({
+/** The local realm's seeded users; `default-roles-cmp` makes each a buyer. */
+export const devUsers: readonly DevUser[] = (JSON.parse(fs.readFileSync(devUsersPath, 'utf8')) as RealmUser[]).map((u) => ({
   subject: u.id,
   email: u.email,
   name: `${u.firstName} ${u.lastName}`,
