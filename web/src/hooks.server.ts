@@ -12,6 +12,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   event.locals.accessToken = null;
   let session = readSession(event.cookies);
   if (session && session.expiresAt - REFRESH_MARGIN_S < Date.now() / 1000) {
+    // Concurrent requests of this session share one refresh (a refresh token is good for one use).
     try {
       session = session.refreshToken ? { ...session, ...(await refresh(session.refreshToken)) } : null;
     } catch (err) {

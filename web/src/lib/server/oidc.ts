@@ -3,6 +3,7 @@
 // the provider (RP-initiated end_session).
 import * as client from 'openid-client';
 import { oidcClientId, oidcClientSecret, oidcIssuer } from './env';
+import { refreshShared, toTokens, type RefreshedTokens, type SignedInTokens } from './tokens';
 
 let discovered: { issuer: string; config: Promise<client.Configuration> } | null = null;
 
@@ -39,27 +40,6 @@ export async function authorizationRedirect(origin: string): Promise<{ url: URL;
   return { url, verifier, state, nonce };
 }
 
-export interface SignedInTokens {
-  accessToken: string;
-  expiresAt: number;
-  refreshToken: string | null;
-  idToken: string | null;
-  claims: { sub: string; email?: string; name?: string };
-}
-
-const toTokens = (t: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, previous?: SignedInTokens): SignedInTokens => {
-  const claims = t.claims();
-  return {
-    accessToken: t.access_token,
-    expiresAt: Math.floor(Date.now() / 1000) + (t.expiresIn() ?? 300),
-    refreshToken: t.refresh_token ?? previous?.refreshToken ?? null,
-    idToken: t.id_token ?? previous?.idToken ?? null,
-    claims: claims
-      ? { sub: claims.sub, email: typeof claims.email === 'string' ? claims.email : undefined, name: typeof claims.name === 'string' ? claims.name : undefined }
-      : (previous?.claims ?? { sub: '' }),
-  };
-};
-
 /** Exchanges the code at the callback, checking state, nonce and the PKCE verifier. */
 export async function completeSignIn(currentUrl: URL, pending: { verifier: string; state: string; nonce: string }): Promise<SignedInTokens> {
   const config = await oidcConfiguration();
@@ -72,10 +52,9 @@ export async function completeSignIn(currentUrl: URL, pending: { verifier: strin
   return toTokens(tokens);
 }
 
-export async function refresh(refreshToken: string): Promise<Omit<SignedInTokens, 'claims'>> {
-  const tokens = await client.refreshTokenGrant(await oidcConfiguration(), refreshToken);
-  const { claims: _claims, ...rest } = toTokens(tokens);
-  return { ...rest, refreshToken: rest.refreshToken ?? refreshToken };
+/** New tokens for the session; concurrent requests with the same refresh token share one grant (./tokens.ts). */
+export async function refresh(refreshToken: string): Promise<RefreshedTokens> {
+  return refreshShared(await oidcConfiguration(), refreshToken);
 }
 
 /** The provider's end_session URL, which ends the provider session too and comes back to the store. */
