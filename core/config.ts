@@ -88,7 +88,10 @@ export const configObject = z.object({
   CONNECTOR_MAX_RESPONSE_BYTES: positiveInt.default(1_048_576),
   CONNECTOR_PRICE_PER_CALL_MC: z.coerce.number().int().min(0).default(100),
 
-  // Observability (docs/runbook.md). A worker's /metrics, /healthz and /readyz port (unset: none; 0: any free port).
+  // Observability (docs/runbook.md). The API's /metrics port, on API_HOST, never routed from outside
+  // (also /healthz and /readyz; unset: no metrics served; 0: any free port).
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A worker's /metrics, /healthz and /readyz port (unset: none; 0: any free port). */
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Interface the worker's health port binds; 0.0.0.0 in containers. */
   WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),

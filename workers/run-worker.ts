@@ -69,12 +69,14 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     process.once('SIGTERM', stop);
     if (config.WORKER_HEALTH_PORT !== undefined) {
       const conn = connection;
-      // Ready while the worker runs and its own connection reaches Temporal.
+      // Ready while the worker runs and its own connection reaches Temporal within a second.
       health = await startHealthServer({
-        host: config.WORKER_HEALTH_HOST, port: config.WORKER_HEALTH_PORT,
-        ready: async () => {
-          if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
-          await conn.workflowService.getSystemInfo({});
+        host: config.WORKER_HEALTH_HOST, port: config.WORKER_HEALTH_PORT, probeTimeoutMs: 1000,
+        probes: {
+          temporal: async () => {
+            if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
+            await conn.workflowService.getSystemInfo({});
+          },
         },
       });
       logger.info({ url: health.url }, 'health port listening (/metrics, /healthz, /readyz)');

@@ -3,7 +3,7 @@ import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Connection } from '@temporalio/client';
 import type { Config } from '../../core/config';
 import { pingDb, type Db } from '../../core/db';
-import type { Probe } from './routes';
+import type { Probe } from '../../core/observability/health';
 
 async function httpProbe(url: string, init?: RequestInit): Promise<void> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(1500) });

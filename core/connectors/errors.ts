@@ -3,13 +3,9 @@
 // `retryable`), and never carries a secret or a request/response body.
 import { AppError } from '../errors';
 
-export type EgressRefusal =
-  | 'scheme'
-  | 'host-mismatch'
-  | 'private-address'
-  | 'dns-failure'
-  | 'too-many-redirects'
-  | 'redirect-to-other-host';
+/** Why the egress guard refused a request (the refusal metric's label values, each exported from the start). */
+export const EGRESS_REFUSALS = ['scheme', 'host-mismatch', 'private-address', 'dns-failure', 'too-many-redirects', 'redirect-to-other-host'] as const;
+export type EgressRefusal = (typeof EGRESS_REFUSALS)[number];
 
 /** The egress guard refused to send the request: never retried. */
 export class EgressRefusedError extends AppError {

@@ -3,6 +3,8 @@
 // values only (never a run, order or org id). Each recorder is a no-op while
 // metrics are switched off.
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { EGRESS_REFUSALS, type EgressRefusal } from '../connectors/errors';
+import type { LedgerObserver } from '../ledger';
 import { metricsEnabled, registry } from './registry';
 
 const registers = [registry];
@@ -62,11 +64,9 @@ const invariantCheckedAt = new Gauge({ name: 'cmp_ledger_invariant_check_timesta
 
 for (const event of ['placed', 'settled', 'released', 'expired'] as const) holdEvents.labels(event).inc(0);
 
-export type LedgerOpKind = 'transfer' | 'hold' | 'settle' | 'release' | 'expire';
-
 /** The ledger's observer (core/ledger calls it once per committed batch). */
-export const ledgerMetrics = {
-  batchCommitted(ops: readonly { type: LedgerOpKind }[], results: readonly { ok: boolean; value?: unknown }[] | null, seconds: number): void {
+export const ledgerMetrics: LedgerObserver = {
+  batchCommitted(ops, results, seconds) {
     if (!metricsEnabled()) return;
     batchCommit.observe(seconds);
     batchSize.observe(ops.length);
@@ -84,7 +84,7 @@ export const ledgerMetrics = {
       if (op.type === 'hold') placed++;
       else if (op.type === 'settle') settled++;
       else if (op.type === 'release') released++;
-      else if (op.type === 'expire' && typeof r.value === 'number') expired += r.value;
+      else if (op.type === 'expire' && typeof r.value === 'number') expired += r.value; // holds voided
     });
     if (placed) holdEvents.labels('placed').inc(placed);
     if (settled) holdEvents.labels('settled').inc(settled);
@@ -133,14 +133,14 @@ const egressRefusals = new Counter({
   name: 'cmp_connector_egress_refusals_total', help: 'Requests the connector egress guard refused, by reason', labelNames: ['reason'] as const, registers,
 });
 for (const outcome of ['succeeded', 'failed', 'refused', 'rejected'] as const) connectorCalls.labels(outcome).inc(0);
-for (const reason of ['scheme', 'host-mismatch', 'private-address', 'dns-failure', 'too-many-redirects', 'redirect-to-other-host']) egressRefusals.labels(reason).inc(0);
+for (const reason of EGRESS_REFUSALS) egressRefusals.labels(reason).inc(0);
 
 export function recordConnectorOutcome(outcome: 'succeeded' | 'failed' | 'refused' | 'rejected'): void {
   if (!metricsEnabled()) return;
   connectorCalls.labels(outcome).inc();
 }
 
-export function recordEgressRefusal(reason: string): void {
+export function recordEgressRefusal(reason: EgressRefusal): void {
   if (!metricsEnabled()) return;
   egressRefusals.labels(reason).inc();
 }

@@ -1,48 +1,34 @@
-// A worker's small HTTP port: /metrics (the process's registry), /healthz
-// (the process answers) and /readyz (its worker is running and its Temporal
-// connection answers within a second; 503 otherwise, so Kubernetes stops
-// counting a worker that lost Temporal as ready).
-import http from 'node:http';
+// A process's private operations port, never routed from outside: /metrics
+// (the process's registry) next to /healthz and /readyz (core/observability/health.ts).
+// Each worker serves one (its probe: the worker runs and its Temporal
+// connection answers, so Kubernetes stops counting a worker that lost Temporal
+// as ready); so does the API (API_METRICS_PORT), whose public port has no /metrics.
+import express from 'express';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exposition } from './registry';
-
-export interface ReadinessCheck {
-  (): Promise<void>;
-}
+import { createHealthRouter, type Probe } from '../observability/health';
+import { metricsHandler } from './http';
 
 export interface HealthServer {
   url: string;
   close(): Promise<void>;
 }
 
-const CHECK_TIMEOUT_MS = 1000;
-
-export async function startHealthServer(opts: { host: string; port: number; ready: ReadinessCheck }): Promise<HealthServer> {
-  const server = http.createServer((req, res) => {
-    const send = (status: number, body: unknown, type = 'application/json') => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { status: 'method_not_allowed' });
-    const url = (req.url ?? '/').split('?')[0];
-    if (url === '/healthz') return send(200, { status: 'ok' });
-    if (url === '/readyz') {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)));
-      void Promise.race([opts.ready(), timeout])
-        .then(() => send(200, { status: 'ready' }), (err: Error) => send(503, { status: 'not_ready', error: err.message }))
-        .finally(() => clearTimeout(timer));
-      return;
-    }
-    if (url === '/metrics') {
-      void exposition().then(({ contentType, body }) => send(200, body, contentType), (err: Error) => send(500, err.message, 'text/plain'));
-      return;
-    }
-    send(404, { status: 'not_found' });
+export async function startHealthServer(opts: { host: string; port: number; probes: Record<string, Probe>; probeTimeoutMs?: number }): Promise<HealthServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.setHeader('cache-control', 'no-store');
+    next();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  app.use(createHealthRouter(opts.probes, { timeoutMs: opts.probeTimeoutMs }));
+  app.get('/metrics', metricsHandler);
+  app.use((_req, res) => {
+    res.status(404).json({ status: 'not_found' });
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(opts.port, opts.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
   return {

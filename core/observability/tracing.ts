@@ -1,9 +1,11 @@
 // Traces: one per API request, carried into the workflows it starts and their
 // activities by Temporal's OpenTelemetry interceptors (through the workflow's
 // headers), so an operator follows a run or an order from the HTTP call to the
-// last activity. Spans go over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is
-// set; otherwise nothing is exported (tests pass their own span processor).
-// Log lines of code running inside a span carry its trace id (logTraceIds).
+// last activity. Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (spans
+// go over OTLP/HTTP) or a test passes its own span processor; otherwise no
+// tracer provider is installed and nothing records spans, so log lines carry
+// no trace id either. Sampling follows the standard OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG (the SDK's default: parentbased_always_on).
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -15,11 +17,13 @@ import type { RequestHandler } from 'express';
 import { routeTemplate } from '../metrics/http';
 
 export interface Tracing {
+  /** False: no provider installed; callers skip their tracing middleware and interceptors. */
+  enabled: boolean;
   resource: Resource;
   /** Where finished spans go (the workers hand workflow spans to it through a sink). */
   spanProcessor: SpanProcessor;
   tracer: Tracer;
-  /** Interceptors for a Temporal Client: workflow starts and updates carry the caller's trace. */
+  /** Interceptors for a Temporal Client: workflow starts and updates carry the caller's trace (none while off). */
   clientInterceptors: { workflow: OpenTelemetryWorkflowClientInterceptor[] };
   shutdown(): Promise<void>;
 }
@@ -27,21 +31,28 @@ export interface Tracing {
 let installed: Tracing | undefined;
 
 /**
- * Installs this process's tracer provider (once; later calls return the first). `spanProcessor` overrides the
- * exporter choice (tests give an in-memory one).
+ * Installs this process's tracer provider (once; later calls return the first) when there is somewhere to send
+ * spans: `spanProcessor` (tests give an in-memory one) or else `otlpEndpoint`. With neither, tracing is off
+ * and nothing is installed (a later call with an exporter may still turn it on).
  */
 export function initTracing(service: string, opts: { otlpEndpoint?: string; spanProcessor?: SpanProcessor } = {}): Tracing {
   if (installed) return installed;
   const resource = new Resource({ 'service.name': service, 'service.namespace': 'cmp' });
-  const spanProcessor = opts.spanProcessor
-    ?? (opts.otlpEndpoint ? new BatchSpanProcessor(new OTLPTraceExporter({ url: new URL('/v1/traces', opts.otlpEndpoint).toString() })) : new NoopSpanProcessor());
+  if (!opts.spanProcessor && !opts.otlpEndpoint) {
+    return {
+      enabled: false, resource, spanProcessor: new NoopSpanProcessor(), tracer: trace.getTracer('cmp'),
+      clientInterceptors: { workflow: [] }, shutdown: async () => undefined,
+    };
+  }
+  const spanProcessor = opts.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter({ url: new URL('/v1/traces', opts.otlpEndpoint).toString() }));
+  // No sampler given: the provider builds it from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const tracer = trace.getTracer('cmp');
   installed = {
-    resource, spanProcessor, tracer,
+    enabled: true, resource, spanProcessor, tracer,
     clientInterceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer })] },
     shutdown: () => provider.shutdown(),
   };
@@ -53,7 +64,9 @@ export function traceRequests(tracing: Tracing): RequestHandler {
   return (req, res, next) => {
     const parent = propagation.extract(context.active(), req.headers);
     const span = tracing.tracer.startSpan(`${req.method} request`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
-    res.setHeader('traceparent', `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    // The sampler's decision, so a caller knows whether this trace will exist.
+    res.setHeader('traceparent', `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, '0')}`);
     let ended = false;
     const end = () => {
       if (ended) return;

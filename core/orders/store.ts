@@ -3,9 +3,9 @@
 // `free-<uuid>`); its workflow is `order-<id>`. Every write to these tables
 // goes through this store.
 import type { Db } from '../db';
+import type { OrderStatus } from '../provisioning/contract';
 
-export const ORDER_STATUSES = ['received', 'provisioning', 'needs_attention', 'fulfilled', 'cancelling', 'cancelled', 'failed'] as const;
-export type OrderState = (typeof ORDER_STATUSES)[number];
+export type OrderState = OrderStatus;
 
 export interface Order {
   /** Saleor's order id, or `free-<uuid>`. */

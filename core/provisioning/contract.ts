@@ -14,7 +14,9 @@ export const deprovisionWorkflowId = (instanceId: string) => `deprovision-${inst
 export const catalogSyncWorkflowId = (offeringId: string) => `catalog-sync-${offeringId}`;
 export const SWEEP_SCHEDULE_ID = 'sweep-paid-orders';
 
-export type OrderStatus = 'received' | 'provisioning' | 'needs_attention' | 'fulfilled' | 'cancelling' | 'cancelled' | 'failed';
+/** Every status an order can have (the orders table, the workflow's progress, the cmp_orders gauge's labels). */
+export const ORDER_STATUSES = ['received', 'provisioning', 'needs_attention', 'fulfilled', 'cancelling', 'cancelled', 'failed'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export type StepStatus = 'running' | 'done' | 'failed' | 'compensated' | 'skipped';
 

@@ -113,7 +113,8 @@ try {
             TEMPORAL_SDK_METRICS_PORT: String(workerPorts(layout, i).sdk),
           },
           echo: true,
-          ready: async () => fs.readFileSync(path.join(layout.logDir, `worker-${w.name}.log`), 'utf8').includes('worker started'),
+          // The health port answers once the worker is created (run-worker.ts starts it right after Worker.create).
+          ready: () => httpOk(`http://127.0.0.1:${workerPorts(layout, i).health}/healthz`),
         }),
       ),
     ),
@@ -121,6 +122,7 @@ try {
   await track(
     startNodeService(layout, 'api', 'api/server.ts', {
       url: config.API_PUBLIC_URL,
+      env: { API_METRICS_PORT: String(p.apiMetrics) },
       echo: true,
       ready: () => httpOk(`${config.API_PUBLIC_URL}/healthz`),
     }),
@@ -130,7 +132,7 @@ try {
     track(startAlertmanager(layout)),
     track(startPrometheus(layout, {
       targets: {
-        api: [`127.0.0.1:${p.api}`],
+        api: [`127.0.0.1:${p.apiMetrics}`],
         workers: workerEntries.map((w, i) => ({
           taskQueue: w.taskQueue, health: `127.0.0.1:${workerPorts(layout, i).health}`, sdk: `127.0.0.1:${workerPorts(layout, i).sdk}`,
         })),
@@ -190,7 +192,7 @@ function printTable(config: ReturnType<typeof loadConfig>): void {
     ['GitOps repo', config.GITOPS_LOCAL_REPO],
     ['Prometheus', `http://127.0.0.1:${layout.ports.prometheus}  (alerts: /alerts)`],
     ['Alertmanager', `http://127.0.0.1:${layout.ports.alertmanager}`],
-    ['Metrics', `API /metrics; workers /metrics, /healthz, /readyz on ${layout.ports.workerHealth}-${layout.ports.workerHealth + workerEntries.length - 1}`],
+    ['Metrics', `/metrics, /healthz, /readyz: API on ${layout.ports.apiMetrics}, workers on ${layout.ports.workerHealth}-${layout.ports.workerHealth + workerEntries.length - 1}`],
     ['Logins (password cmp-dev)', 'buyer@cmp.local, buyer2@cmp.local, support@cmp.local, admin@cmp.local; or register on the sign-in page'],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));

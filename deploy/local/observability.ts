@@ -1,18 +1,18 @@
 // Prometheus and Alertmanager for the local stack (Debian's packages, on
-// loopback, data in the layout's folder): Prometheus scrapes the API, each
-// worker's health port and its Temporal SDK metrics, and the Temporal server,
-// and evaluates deploy/observability/rules; Alertmanager receives the alerts
-// (its cluster listener off: one instance, no gossip port).
+// loopback, data in the layout's folder): Prometheus scrapes the API's metrics
+// port, each worker's health port and its Temporal SDK metrics, and the
+// Temporal server, and evaluates deploy/observability/rules; Alertmanager
+// receives the alerts (its cluster listener off: one instance, no gossip port).
 import fs from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
+import { rulesDir } from '../observability/render-k8s.mjs';
 import { httpOk, startProcess, type Service } from './processes';
 import { repoRoot, type StackLayout } from './stack';
 import { ensurePrometheus } from './tools';
 
-export const rulesDir = path.join(repoRoot, 'deploy/observability/rules');
-
 export interface ScrapeTargets {
-  /** host:port of the API (serves /metrics). */
+  /** host:port of the API's metrics port (API_METRICS_PORT: /metrics). */
   api: string[];
   /** Each worker's health port (/metrics) and its SDK metrics port, by task queue. */
   workers: { taskQueue: string; health: string; sdk?: string }[];
@@ -31,36 +31,25 @@ export interface PrometheusOptions {
 /** The layout's ports for a worker's health and SDK metrics, by its index in workerEntries. */
 export const workerPorts = (layout: StackLayout, index: number) => ({ health: layout.ports.workerHealth + index, sdk: layout.ports.workerSdkMetrics + index });
 
-export function prometheusConfig(layout: StackLayout, opts: PrometheusOptions): string {
+function prometheusConfig(layout: StackLayout, opts: PrometheusOptions): string {
   const { targets } = opts;
   const ruleFiles = opts.ruleFiles ?? fs.readdirSync(rulesDir).filter((f) => f.endsWith('.yml')).map((f) => path.join(rulesDir, f));
-  const lines = [
-    '# Written by deploy/local/observability.ts at every start; edit that file, not this one.',
-    'global:',
-    `  scrape_interval: ${opts.scrapeInterval ?? '15s'}`,
-    `  evaluation_interval: ${opts.evaluationInterval ?? '15s'}`,
-    'alerting:',
-    '  alertmanagers:',
-    `    - static_configs: [{ targets: ['127.0.0.1:${layout.ports.alertmanager}'] }]`,
-    'rule_files:',
-    ...ruleFiles.map((f) => `  - ${JSON.stringify(f)}`),
-    'scrape_configs:',
-    '  - job_name: cmp-api',
-    `    static_configs: [{ targets: ${JSON.stringify(targets.api)} }]`,
-    '  - job_name: cmp-workers',
-    '    static_configs:',
-    ...targets.workers.map((w) => `      - { targets: ['${w.health}'], labels: { task_queue: '${w.taskQueue}' } }`),
-    '  - job_name: temporal-sdk',
-    '    static_configs:',
-    ...targets.workers.filter((w) => w.sdk).map((w) => `      - { targets: ['${w.sdk}'], labels: { task_queue: '${w.taskQueue}' } }`),
-    ...(targets.workers.some((w) => w.sdk) ? [] : ['      []']),
-    ...(targets.temporal ? ['  - job_name: temporal-server', `    static_configs: [{ targets: ['${targets.temporal}'] }]`] : []),
-    '  - job_name: prometheus',
-    `    static_configs: [{ targets: ['127.0.0.1:${layout.ports.prometheus}'] }]`,
-    '',
-  ];
-  // An empty static_configs list is written as `static_configs:\n      []`; fold it into one line.
-  return lines.join('\n').replace('static_configs:\n      []', 'static_configs: []');
+  const config = {
+    global: { scrape_interval: opts.scrapeInterval ?? '15s', evaluation_interval: opts.evaluationInterval ?? '15s' },
+    alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${layout.ports.alertmanager}`] }] }] },
+    rule_files: ruleFiles,
+    scrape_configs: [
+      { job_name: 'cmp-api', static_configs: [{ targets: targets.api }] },
+      { job_name: 'cmp-workers', static_configs: targets.workers.map((w) => ({ targets: [w.health], labels: { task_queue: w.taskQueue } })) },
+      {
+        job_name: 'temporal-sdk',
+        static_configs: targets.workers.flatMap((w) => (w.sdk ? [{ targets: [w.sdk], labels: { task_queue: w.taskQueue } }] : [])),
+      },
+      ...(targets.temporal ? [{ job_name: 'temporal-server', static_configs: [{ targets: [targets.temporal] }] }] : []),
+      { job_name: 'prometheus', static_configs: [{ targets: [`127.0.0.1:${layout.ports.prometheus}`] }] },
+    ],
+  };
+  return `# Written by deploy/local/observability.ts at every start; edit that file, not this one.\n${stringify(config)}`;
 }
 
 export async function startPrometheus(layout: StackLayout, opts: PrometheusOptions): Promise<Service> {

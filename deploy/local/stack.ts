@@ -48,6 +48,8 @@ export interface StackLayout {
     vault: number;
     vaultCluster: number;
     api: number;
+    /** The API's private metrics port (API_METRICS_PORT). */
+    apiMetrics: number;
     web: number;
     // Observability (deploy/local/observability.ts): worker i serves health on workerHealth + i, SDK metrics on workerSdkMetrics + i.
     prometheus: number;
@@ -65,7 +67,7 @@ export function devLayout(): StackLayout {
     dataDir,
     logDir: path.join(dataDir, 'logs'),
     ports: {
-      postgres: 55432, temporal: 7233, temporalUi: 8233, keycloak: 4010, keycloakManagement: 4011, langflow: 7860, saleor: 4020, vault: 4030, vaultCluster: 4031, api: 4000, web: 3000,
+      postgres: 55432, temporal: 7233, temporalUi: 8233, keycloak: 4010, keycloakManagement: 4011, langflow: 7860, saleor: 4020, vault: 4030, vaultCluster: 4031, api: 4000, apiMetrics: 9400, web: 3000,
       s3: 4569, s3Master: 4571, s3Volume: 4572, s3Filer: 4573, s3MasterGrpc: 4581, s3VolumeGrpc: 4582, s3FilerGrpc: 4583, s3Grpc: 4584,
       prometheus: 9090, alertmanager: 9093, temporalMetrics: 9233, workerHealth: 9401, workerSdkMetrics: 9411,
     },
@@ -88,7 +90,7 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     // and 51–59, clear of the 1000-step family's …00–…31 (19411 + 600 was slot 6's keycloakManagement 20011).
     ports: {
       postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, keycloak: 14010 + 10 * o, keycloakManagement: 14011 + 10 * o,
-      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, web: 13000 + o,
+      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, apiMetrics: 19400 + o, web: 13000 + o,
       s3: 14569 + o, s3Master: 24501 + o, s3Volume: 24502 + o, s3Filer: 24503 + o, s3MasterGrpc: 24511 + o, s3VolumeGrpc: 24512 + o,
       s3FilerGrpc: 24513 + o, s3Grpc: 24514 + o,
       prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19441 + o, workerSdkMetrics: 19451 + o,

@@ -1,7 +1,7 @@
 // Operators' view, end to end: real traffic on the test stack (runs, a paid
 // order through Saleor's checkout and signed webhook, a forged webhook, an
-// order parked for support) with a real Prometheus scraping the API, a worker
-// health port, the Temporal SDK's worker metrics and the Temporal server
+// order parked for support) with a real Prometheus scraping the API's metrics
+// port, a worker health port, the Temporal SDK's worker metrics and the Temporal server
 // every second. Then Prometheus's HTTP API: every dashboard query parses and
 // returns series, the counters moved by what was done, and the parked-order
 // alert is pending (its 10-minute threshold lowered to 0 in a test copy of
@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerActivities } from '../../activities/ledger';
 import { startHealthServer, type HealthServer } from '../../core/metrics/health-server';
 import { registerOperationalGauges } from '../../core/metrics/operations';
-import { rulesDir, startPrometheus } from '../../deploy/local/observability';
+import { startPrometheus } from '../../deploy/local/observability';
+import { rulesDir } from '../../deploy/observability/render-k8s.mjs';
 import type { Service } from '../../deploy/local/processes';
 import { testLayout } from '../../deploy/local/stack';
 import { loginAs } from '../support/oidc';
@@ -30,6 +31,7 @@ Runtime.install({
 let p: TestPlatform;
 let prometheus: Service;
 let health: HealthServer;
+let apiMetrics: HealthServer;
 let unregister: () => void;
 let buyer: string;
 let parkedOrderId: string;
@@ -50,7 +52,9 @@ beforeAll(async () => {
   p = await startPlatform({ port: layout.ports.api });
   // What the housekeeping worker exports in production: database gauges, and a health port Prometheus scrapes as a worker.
   unregister = registerOperationalGauges(p.clients.db);
-  health = await startHealthServer({ host: '127.0.0.1', port: layout.ports.workerHealth, ready: async () => void (await p.temporal.workflowService.getSystemInfo({})) });
+  health = await startHealthServer({ host: '127.0.0.1', port: layout.ports.workerHealth, probes: { temporal: () => p.temporal.workflowService.getSystemInfo({}) } });
+  // The API's metrics port (api/server.ts serves it on API_METRICS_PORT; its public port has no /metrics).
+  apiMetrics = await startHealthServer({ host: '127.0.0.1', port: layout.ports.apiMetrics, probes: {} });
   // The deployed rules, except the parked-order threshold: 0 s instead of 10 minutes, so the alert goes pending here.
   const testRules = path.join(layout.dataDir, 'observability-rules');
   fs.mkdirSync(testRules, { recursive: true });
@@ -66,7 +70,7 @@ beforeAll(async () => {
     scrapeInterval: '1s', evaluationInterval: '1s',
     ruleFiles: fs.readdirSync(testRules).map((f) => path.join(testRules, f)),
     targets: {
-      api: [new URL(p.url).host],
+      api: [new URL(apiMetrics.url).host],
       workers: [{ taskQueue: 'runs', health: new URL(health.url).host, sdk: `127.0.0.1:${layout.ports.workerSdkMetrics}` }],
       temporal: `127.0.0.1:${layout.ports.temporalMetrics}`,
     },
@@ -82,6 +86,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await health?.close();
+  await apiMetrics?.close();
   unregister?.();
   await p?.close();
 });
