@@ -87,10 +87,11 @@ export function testLayout(slot = Number(process.env.CMP_TEST_SLOT ?? 0)): Stack
     logDir: path.join(dataDir, 'logs'),
     // api, keycloak, saleor and vault sit 10 apart, so their slots step by 1000 (slot 1's keycloak must not be slot 2's api);
     // SeaweedFS's servers sit in 24501–24514 and step by 100. The worker families (base + worker index) end in 41–49
-    // and 51–59, clear of the 1000-step family's …00–…31 (19411 + 600 was slot 6's keycloakManagement 20011).
+    // and 51–59, clear of the 1000-step family's …00–…31 (19411 + 600 was slot 6's keycloakManagement 20011); apiMetrics
+    // ends in 40 for the same reason (19400 + 600 was slot 6's api).
     ports: {
       postgres: 56432 + o, temporal: 17233 + o, temporalUi: 18233 + o, keycloak: 14010 + 10 * o, keycloakManagement: 14011 + 10 * o,
-      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, apiMetrics: 19400 + o, web: 13000 + o,
+      langflow: 17860 + o, saleor: 14020 + 10 * o, vault: 14030 + 10 * o, vaultCluster: 14031 + 10 * o, api: 14000 + 10 * o, apiMetrics: 19440 + o, web: 13000 + o,
       s3: 14569 + o, s3Master: 24501 + o, s3Volume: 24502 + o, s3Filer: 24503 + o, s3MasterGrpc: 24511 + o, s3VolumeGrpc: 24512 + o,
       s3FilerGrpc: 24513 + o, s3Grpc: 24514 + o,
       prometheus: 19090 + o, alertmanager: 19093 + o, temporalMetrics: 19233 + o, workerHealth: 19441 + o, workerSdkMetrics: 19451 + o,
