@@ -13,6 +13,13 @@
 // off), BENCH_METRICS_PAIRS pairs of BENCH_RUNS runs, and reports runs/s of
 // each and their ratio (on / off). BENCH_METRICS=on|off pins the switch and
 // skips that phase.
+// Tracing's cost: with BENCH_TRACING=both (the default) it then alternates the
+// c16 run path through a second API, Temporal client and runs worker with
+// tracing on (server, client, workflow and activity spans, batched to an
+// exporter that drops them: the SDK's cost without the network) and the
+// untraced path (tracing off, as with no OTEL_EXPORTER_OTLP_ENDPOINT),
+// BENCH_TRACING_PAIRS pairs (default BENCH_METRICS_PAIRS), and reports
+// tracing_throughput_ratio (on / off). BENCH_TRACING=off skips it.
 //   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
 //   BENCH_RUNS=5 BENCH_WARMUP=10 BENCH_METRICS_PAIRS=1 npm run bench:runs   (a smoke: does it run?)
 import fs from 'node:fs';
@@ -22,6 +29,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { ExportResultCode } from '@opentelemetry/core';
+import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createApp } from '../../api/app';
 import { createRouters } from '../../api/routes';
 import { createRunActivities } from '../../activities/runs';
@@ -40,7 +49,7 @@ import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout }
 import { startFakeRuntime } from '../support/fake-runtime';
 import { floorResultUpdate } from './temporal-floor.workflow';
 import { workflowInterceptorModules } from '../../workers/tracing';
-import { initTracing } from '../../core/observability/tracing';
+import { initTracing, type Tracing } from '../../core/observability/tracing';
 import { workerTracingOptions } from '../../workers/tracing';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
@@ -50,6 +59,9 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 200);
 const metricsMode = process.env.BENCH_METRICS ?? 'both';
 const metricsPairs = Number(process.env.BENCH_METRICS_PAIRS ?? 4);
 if (!['both', 'on', 'off'].includes(metricsMode)) throw new Error('BENCH_METRICS must be both, on or off');
+const tracingMode = process.env.BENCH_TRACING ?? 'both';
+const tracingPairs = Number(process.env.BENCH_TRACING_PAIRS ?? metricsPairs);
+if (!['both', 'off'].includes(tracingMode)) throw new Error('BENCH_TRACING must be both or off');
 setMetricsEnabled(metricsMode !== 'off');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -172,11 +184,13 @@ async function main(): Promise<void> {
     const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
     const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: silent });
     const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    const worker = await Worker.create({
-      connection: workerConnection, taskQueue: taskQueues.runs, workflowBundle: bundle, ...workerTracingOptions(initTracing('cmp-bench')),
+    // Tracing off (no exporter configured), as deployed without OTEL_EXPORTER_OTLP_ENDPOINT.
+    const runsWorkerOptions = (taskQueue: string, tracing: Tracing) => ({
+      connection: workerConnection, taskQueue, workflowBundle: bundle, ...workerTracingOptions(tracing),
       activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
     });
+    const worker = await Worker.create(runsWorkerOptions(taskQueues.runs, initTracing('cmp-bench')));
     // The Temporal floor: an empty workflow of the same shape, on its own task queue and worker in this process.
     const floorWorker = await Worker.create({
       connection: workerConnection, taskQueue: 'bench-floor', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100,
@@ -267,10 +281,47 @@ async function main(): Promise<void> {
       figures.metrics_throughput_ratio = Math.round((sum(on) / sum(off)) * 1000) / 1000;
       console.log(`\nmetrics on vs off at c16, ${metricsPairs} alternating pairs of ${perLevel} runs: on ${on.map((v) => v.toFixed(0)).join('/')} runs/s, off ${off.map((v) => v.toFixed(0)).join('/')} runs/s, ratio ${figures.metrics_throughput_ratio} (target ≥ 0.97)`);
     }
+    // Tracing on and off, alternating likewise: the traced path is a second API, client and runs worker.
+    if (tracingMode === 'both') {
+      const dropSpans: SpanExporter = { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => undefined };
+      const tracing = initTracing('cmp-bench', { spanProcessor: new BatchSpanProcessor(dropSpans) });
+      const tracedTemporal = new Client({ connection, interceptors: tracing.clientInterceptors });
+      const traced = await createRouters({
+        config, db: clients.db, temporal: tracedTemporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+        validateFlow: (f) => validateFlow(f).problems, webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }),
+        taskQueues: { ...taskQueues, runs: 'bench-runs-traced' },
+      });
+      const tracedServer = await new Promise<http.Server>((r) => {
+        const s = createApp({ logger, tracing, webOrigin: config.WEB_ORIGIN, probes: {}, routers: traced.routers }).listen(0, '127.0.0.1', () => r(s));
+      });
+      const tracedWorker = await Worker.create(runsWorkerOptions('bench-runs-traced', tracing));
+      const tracedRunning = tracedWorker.run();
+      const tracedCall = () => post(`http://127.0.0.1:${(tracedServer.address() as AddressInfo).port}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+      await load(8, warmup, tracedCall);
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let i = 0; i < tracingPairs; i++) {
+        for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
+          const r = await load(16, perLevel, enabled ? tracedCall : runCall);
+          (enabled ? on : off).push(r.perS);
+          figures.failures_tracing_phase = (figures.failures_tracing_phase ?? 0) + r.failures;
+        }
+      }
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      figures.c16_tracing_on_runs_per_s = Math.round(sum(on) / on.length);
+      figures.c16_tracing_off_runs_per_s = Math.round(sum(off) / off.length);
+      figures.tracing_throughput_ratio = Math.round((sum(on) / sum(off)) * 1000) / 1000;
+      console.log(`\ntracing on vs off at c16, ${tracingPairs} alternating pairs of ${perLevel} runs: on ${on.map((v) => v.toFixed(0)).join('/')} runs/s, off ${off.map((v) => v.toFixed(0)).join('/')} runs/s, ratio ${figures.tracing_throughput_ratio}`);
+      tracedWorker.shutdown();
+      await tracedRunning;
+      tracedServer.close();
+      await traced.close();
+      await tracing.shutdown();
+    }
     const invariants = await clients.ledger.checkInvariants();
     const runsPerS = Math.max(...rows.map((r) => r.runs_per_s!));
     console.log(`ledger invariants: ${invariants.violations.length} violations`);
-    console.log(JSON.stringify({ bench: 'runs', metrics: metricsMode, c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
+    console.log(JSON.stringify({ bench: 'runs', metrics: metricsMode, tracing: tracingMode, c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
 
     worker.shutdown();
     floorWorker.shutdown();
