@@ -43,7 +43,7 @@ export interface BatchOutcome {
 
 export const expiryTransferId = (pendingId: string) => `expire:${pendingId}`;
 
-export const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
+const available = (a: AccountState) => a.creditsPosted - a.debitsPosted - a.debitsPending;
 
 export function applyBatch(ops: LedgerOp[], state: BatchState): BatchOutcome {
   const out: BatchOutcome = { results: [], inserts: [], touched: new Set() };

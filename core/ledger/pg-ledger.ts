@@ -177,12 +177,6 @@ const SQL = {
   mark: 'update ledger_expiry set swept_to = greatest(swept_to, $1::timestamptz)',
 } as const;
 
-/** What the batcher did, for benchmarks and tests. */
-export interface LedgerStats {
-  batches: number;
-  ops: number;
-}
-
 export class PgLedger implements Ledger {
   private queue: Pending[] = [];
   private inFlight = 0;
@@ -192,7 +186,6 @@ export class PgLedger implements Ledger {
   private readonly expiryBatch: number;
   private readonly maxRetries: number;
   private readonly observer: LedgerObserver | undefined;
-  readonly stats: LedgerStats = { batches: 0, ops: 0 };
 
   constructor(private readonly db: Db, opts: LedgerOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 500;
@@ -351,22 +344,26 @@ export class PgLedger implements Ledger {
     const batch = this.queue.splice(0, size);
     const ops = batch.map((p) => p.op);
     const t0 = performance.now();
+    let results: OpResult[] | null = null;
     try {
-      const results = await this.commitWithRetry(ops);
-      this.observer?.batchCommitted(ops, results, (performance.now() - t0) / 1000);
-      results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
+      results = await this.commitWithRetry(ops);
     } catch (error) {
-      this.observer?.batchCommitted(ops, null, (performance.now() - t0) / 1000);
       for (const p of batch) p.reject(error as Error);
     } finally {
       this.inFlight -= 1;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    results?.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.error)));
+    // Only once every caller has its answer: an observer that throws cannot turn a committed op into a failure.
+    try {
+      this.observer?.batchCommitted(ops, results, seconds);
+    } catch {
+      // Metrics only; the batch's outcome stands.
     }
     this.startBatches();
   }
 
   private async commitWithRetry(ops: LedgerOp[]): Promise<OpResult[]> {
-    this.stats.batches += 1;
-    this.stats.ops += ops.length;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.commit(ops);
@@ -411,7 +408,7 @@ export class PgLedger implements Ledger {
         sweptTo = due!.swept_to;
       }
       const holds = [...pendingIds, ...candidates];
-      const named = [...accountIds].filter((id) => UUID.test(id));
+      const named = [...accountIds]; // uuids: checkTransferInput tested every transfer's and hold's accounts
       const withHolds = holds.length > 0;
       const { rows: accountRows } = named.length > 0 || withHolds
         ? await client.query<BalanceRow>(SQL.lockAccounts(withHolds), withHolds ? [named, holds] : [named])
@@ -477,7 +474,8 @@ export class PgLedger implements Ledger {
       const results = (await client.query(SQL.barrier)) as unknown as QueryResult<{ barrier: Date }>[];
       return results[3]!.rows[0]!.barrier;
     } catch (error) {
-      await client.query('rollback');
+      // A failing rollback must not hide why the barrier failed (commit's own rollback then marks the connection broken).
+      await client.query('rollback').catch(() => undefined);
       if ((error as { code?: string }).code === '55P03') return null; // lock_not_available
       throw error;
     }

@@ -176,6 +176,26 @@ describe('concurrency', () => {
   });
 });
 
+describe('observer', () => {
+  it('is told of each batch once its callers have their answers; one that throws changes no answer', async () => {
+    const seen: (boolean[] | null)[] = [];
+    const observed = createLedger(db, {
+      observer: {
+        batchCommitted(_ops, results) {
+          seen.push(results && results.map((r) => r.ok));
+          throw new Error('a faulty observer');
+        },
+      },
+    });
+    const wallet = await newWallet(1_000);
+    const h = await holdVia(observed, wallet, 400);
+    expect(await observed.settle({ id: `${h.id}:settle`, pendingId: h.id, amount: 300 })).toMatchObject({ kind: 'post_pending', amount: 300 });
+    expect(await failure(holdVia(observed, wallet, 5_000))).toBeInstanceOf(InsufficientCreditsError);
+    expect(seen).toEqual([[true], [true], [false]]);
+    expect((await ledger.balance(wallet)).available).toBe(700);
+  });
+});
+
 describe('two processes', () => {
   // Two instances, as two processes: each batch reads what the other committed.
   it('a wallet spent elsewhere answers 402, never an overdraft', async () => {
