@@ -4,20 +4,42 @@
 // PostgreSQL), and an invariant check at the end. In the same run, two
 // comparisons: the spread scenario over TCP loopback instead of the Unix
 // socket, and a baseline of the naive design (a transaction with row locks
-// per operation) on the same wallets. Starts its own PostgreSQL on test slot
+// per operation) on the same wallets, hot and spread. Exits non-zero on an
+// invariant violation or when the ledger is less than 10× the naive design,
+// hot or spread (docs/ledger.md). Starts its own PostgreSQL on test slot
 // CMP_TEST_SLOT (9 unless set) and a throw-away database.
 //   npm run bench:ledger            (BENCH_SECONDS=5 by default per scenario)
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { createDb, migrateLatest, type Db } from '../../core/db';
-import { createLedger, type Ledger } from '../../core/ledger';
-import type { LedgerStats } from '../../core/ledger/pg-ledger';
+import { createLedger, type LedgerObserver } from '../../core/ledger';
 import { postgresSocketUrl, startPostgres, testLayout } from '../../deploy/local/stack';
 import { ledgerPair, naivePair, type Pair } from './ledger-designs';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const WALLETS = 1_000;
+/** The least the ledger must do, hot and spread, as a multiple of the naive design's pairs/s. */
+const MIN_VS_NAIVE = 10;
+
+/** What a ledger's batcher did, counted by its observer. */
+interface BatchCount {
+  batches: number;
+  ops: number;
+}
+
+function batchCounter(): { count: BatchCount; observer: LedgerObserver } {
+  const count = { batches: 0, ops: 0 };
+  return {
+    count,
+    observer: {
+      batchCommitted(ops) {
+        count.batches += 1;
+        count.ops += ops.length;
+      },
+    },
+  };
+}
 
 interface Result {
   scenario: string;
@@ -52,7 +74,7 @@ function postgresCpuMs(): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-async function run(scenario: string, wallets: string[], concurrency: number, pair: Pair, stats?: LedgerStats): Promise<Result> {
+async function run(scenario: string, wallets: string[], concurrency: number, pair: Pair, stats?: BatchCount): Promise<Result> {
   const latencies: number[] = [];
   const before = stats ? { ...stats } : null;
   const cpu0 = process.cpuUsage();
@@ -97,8 +119,8 @@ async function main(): Promise<void> {
     await migrateLatest(db);
 
     const inFlight = process.env.BENCH_IN_FLIGHT ? Number(process.env.BENCH_IN_FLIGHT) : undefined;
-    const ledger = createLedger(db, { maxInFlight: inFlight });
-    const stats = (l: Ledger) => (l as unknown as { stats: LedgerStats }).stats;
+    const counted = batchCounter();
+    const ledger = createLedger(db, { maxInFlight: inFlight, observer: counted.observer });
     const promo = (await ledger.ensureSystemAccount('promo')).id;
     const revenue = (await ledger.ensureSystemAccount('revenue')).id;
     const orgs = await db('organizations')
@@ -112,14 +134,18 @@ async function main(): Promise<void> {
     const hot = [wallets[0]!.id];
     const spread = wallets.slice(1).map((w) => w.id);
 
+    const HOT = 'hot wallet';
+    const SPREAD = `spread over ${WALLETS} wallets`;
     const results: Result[] = [];
     for (const concurrency of [1, 32]) {
-      results.push(await run('hot wallet', hot, concurrency, ledgerPair(ledger, revenue), stats(ledger)));
-      results.push(await run(`spread over ${WALLETS} wallets`, spread, concurrency, ledgerPair(ledger, revenue), stats(ledger)));
+      results.push(await run(HOT, hot, concurrency, ledgerPair(ledger, revenue), counted.count));
+      results.push(await run(SPREAD, spread, concurrency, ledgerPair(ledger, revenue), counted.count));
     }
-    const tcpLedger = createLedger(tcpDb, { maxInFlight: inFlight });
-    results.push(await run('spread, TCP loopback', spread, 32, ledgerPair(tcpLedger, revenue), stats(tcpLedger)));
+    const tcpCounted = batchCounter();
+    const tcpLedger = createLedger(tcpDb, { maxInFlight: inFlight, observer: tcpCounted.observer });
+    results.push(await run('spread, TCP loopback', spread, 32, ledgerPair(tcpLedger, revenue), tcpCounted.count));
     results.push(await run('spread, naive baseline', spread, 32, naivePair(db, revenue)));
+    results.push(await run('hot wallet, naive baseline', hot, 32, naivePair(db, revenue)));
     const { violations } = await ledger.checkInvariants();
 
     const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -133,10 +159,14 @@ async function main(): Promise<void> {
     }
     console.log(`\ninvariant violations: ${violations.length}${violations.length ? `\n  ${violations.join('\n  ')}` : ''}\n`);
 
-    const find = (name: string, c = 32) => results.find((r) => r.scenario.startsWith(name) && r.concurrency === c)!;
+    const find = (name: string, c = 32) => results.find((r) => r.scenario === name && r.concurrency === c)!;
     const round = (v: number) => Math.round(v * 100) / 100;
-    const hot32 = find('hot');
-    const spread32 = find('spread over');
+    const hot32 = find(HOT);
+    const spread32 = find(SPREAD);
+    const naiveSpread = find('spread, naive baseline');
+    const naiveHot = find('hot wallet, naive baseline');
+    const spreadVsNaive = round(spread32.pairsPerS / naiveSpread.pairsPerS);
+    const hotVsNaive = round(hot32.pairsPerS / naiveHot.pairsPerS);
     console.log(JSON.stringify({
       bench: 'ledger',
       hot_pairs_per_s: hot32.pairsPerS,
@@ -144,15 +174,25 @@ async function main(): Promise<void> {
       violations: violations.length,
       hot_p50_ms: round(hot32.p50), hot_p95_ms: round(hot32.p95), hot_p99_ms: round(hot32.p99),
       spread_p50_ms: round(spread32.p50), spread_p95_ms: round(spread32.p95), spread_p99_ms: round(spread32.p99),
-      hot_c1_pairs_per_s: find('hot', 1).pairsPerS,
-      spread_c1_pairs_per_s: find('spread over', 1).pairsPerS,
-      hot_c1_p50_ms: round(find('hot', 1).p50), spread_c1_p50_ms: round(find('spread over', 1).p50),
+      hot_c1_pairs_per_s: find(HOT, 1).pairsPerS,
+      spread_c1_pairs_per_s: find(SPREAD, 1).pairsPerS,
+      hot_c1_p50_ms: round(find(HOT, 1).p50), spread_c1_p50_ms: round(find(SPREAD, 1).p50),
       spread_node_us_per_op: spread32.nodeUs, spread_postgres_us_per_op: spread32.postgresUs, spread_ops_per_batch: spread32.opsPerBatch,
-      tcp_spread_pairs_per_s: find('spread, TCP').pairsPerS,
-      naive_spread_pairs_per_s: find('spread, naive').pairsPerS,
-      spread_vs_naive: round(spread32.pairsPerS / find('spread, naive').pairsPerS),
+      tcp_spread_pairs_per_s: find('spread, TCP loopback').pairsPerS,
+      naive_spread_pairs_per_s: naiveSpread.pairsPerS,
+      naive_hot_pairs_per_s: naiveHot.pairsPerS,
+      spread_vs_naive: spreadVsNaive,
+      hot_vs_naive: hotVsNaive,
     }));
-    if (violations.length > 0) process.exitCode = 1;
+    const failures = [
+      ...(violations.length > 0 ? [`${violations.length} invariant violations`] : []),
+      ...(spreadVsNaive < MIN_VS_NAIVE ? [`spread is ${spreadVsNaive}× the naive design (at least ${MIN_VS_NAIVE}× required)`] : []),
+      ...(hotVsNaive < MIN_VS_NAIVE ? [`hot is ${hotVsNaive}× the naive design (at least ${MIN_VS_NAIVE}× required)`] : []),
+    ];
+    if (failures.length > 0) {
+      console.error(`ledger bench failed: ${failures.join('; ')}`);
+      process.exitCode = 1;
+    }
   } finally {
     for (const db of dbs) await db.destroy();
     await pg.stop();
