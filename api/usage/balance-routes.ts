@@ -4,6 +4,7 @@ import { Router, type RequestHandler } from 'express';
 import type { Ledger } from '../../core/ledger/types';
 import type { ApiDefinition } from '../openapi';
 import { balanceSchema } from '../schemas';
+import { walletView } from '../wallets/routes';
 
 export interface BalanceRouteDeps {
   api: ApiDefinition;
@@ -23,11 +24,7 @@ export function createBalanceRouter(deps: BalanceRouteDeps): Router {
   }, async (req, res) => {
     const orgId = req.apiKey!.orgId;
     const wallet = await deps.ledger.ensureWallet(orgId);
-    const b = await deps.ledger.balance(wallet.id);
-    res.json({
-      wallet_id: wallet.id, org_id: orgId, available_mc: b.available, posted_mc: b.creditsPosted - b.debitsPosted, held_mc: b.debitsPending,
-      credits: b.available / 1000,
-    });
+    res.json(await walletView(deps.ledger, { id: wallet.id, org_id: orgId }));
   });
   return router;
 }

@@ -34,6 +34,15 @@ const entryView = (e: StatementEntry) => ({
   pending_id: e.pendingId, reason: e.reason, run_id: e.runId, order_id: e.orderId, created_at: e.createdAt.toISOString(),
 });
 
+/** A wallet's balance as the API answers it (balanceSchema): GET /v1/wallet, /v1/wallets/:id and /v1/balance. */
+export async function walletView(ledger: Ledger, account: { id: string; org_id: string }) {
+  const b = await ledger.balance(account.id);
+  return {
+    wallet_id: account.id, org_id: account.org_id, available_mc: b.available, posted_mc: b.creditsPosted - b.debitsPosted,
+    held_mc: b.debitsPending, credits: b.available / 1000,
+  };
+}
+
 export function createWalletRouter(deps: WalletRouteDeps): Router {
   const { api, ledger } = deps;
   const router = Router();
@@ -50,21 +59,13 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
     return { id: wallet.id, org_id: wallet.orgId };
   }
 
-  async function walletView(account: { id: string; org_id: string }) {
-    const b = await ledger.balance(account.id);
-    return {
-      wallet_id: account.id, org_id: account.org_id, available_mc: b.available, posted_mc: b.creditsPosted - b.debitsPosted,
-      held_mc: b.debitsPending, credits: b.available / 1000,
-    };
-  }
-
   api.route(router, {
     method: 'get', path: '/v1/wallet', summary: "The current organization's wallet (X-Org-Id or your first org)", tags, auth: 'user', use: [deps.requireUser],
     responses: { 200: { description: 'Balance', schema: balanceSchema } },
   }, async (req, res) => {
     const orgId = await orgOf(req, deps.tenancy);
     const account = await ledger.ensureWallet(orgId);
-    res.json(await walletView({ id: account.id, org_id: orgId }));
+    res.json(await walletView(ledger, { id: account.id, org_id: orgId }));
   });
 
   api.route(router, {
@@ -72,7 +73,7 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'Balance', schema: balanceSchema } },
   }, async (req, res, { params }) => {
-    res.json(await walletView(await walletFor(req, params.id)));
+    res.json(await walletView(ledger, await walletFor(req, params.id)));
   });
 
   api.route(router, {
