@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { Router, json } from 'express';
 import { ApiKeyStore } from '../core/api-keys/store';
 import { AuditLog } from '../core/audit';
+import type { Clients } from '../core/clients';
 import type { FlowArtifacts, FlowValidator } from '../core/catalog/publishing';
 import { CatalogStore } from '../core/catalog/store';
 import type { Config } from '../core/config';
@@ -56,12 +57,18 @@ export interface RouteDeps {
   webhookVerifier: SaleorWebhookVerifier;
   /** Tests pass a verifier for their provider; production builds one from the config. */
   verifier?: TokenVerifier;
+  /** The process's ledger (one batcher per process); a new one over db when absent. */
   ledger?: Ledger;
+  /** The process's stores, as core/clients.ts built them; any one absent is built over db (tests, api:types). */
+  stores?: Partial<RouteStores>;
   /** Task queues the API starts workflows on; tests give each file its own. */
   taskQueues?: { provisioning: string; runs: string; connectors?: string };
   /** Connector secrets (Vault); built from the config when absent. */
   secrets?: SecretStore;
 }
+
+/** The stores the routers share with the rest of the process (the ledger is passed on its own). */
+export type RouteStores = Pick<Clients, 'catalog' | 'tenancy' | 'apiKeys' | 'instances' | 'orders' | 'runs' | 'audit' | 'users'>;
 
 export interface Platform {
   routers: Router[];
@@ -77,19 +84,20 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const { config, db } = deps;
   const api = new ApiDefinition();
   const ledger = deps.ledger ?? createLedger(db);
-  const catalog = new CatalogStore(db);
-  const tenancy = new TenancyStore(db);
-  const keys = new ApiKeyStore(db);
-  const instances = new KnexInstanceStore(db);
-  const orders = new KnexOrderStore(db);
+  const stores = deps.stores ?? {};
+  const catalog = stores.catalog ?? new CatalogStore(db);
+  const tenancy = stores.tenancy ?? new TenancyStore(db);
+  const keys = stores.apiKeys ?? new ApiKeyStore(db);
+  const instances = stores.instances ?? new KnexInstanceStore(db);
+  const orders = stores.orders ?? new KnexOrderStore(db);
   const webhookEvents = new KnexWebhookEventStore(db);
-  const runs = new KnexRunStore(db);
+  const runs = stores.runs ?? new KnexRunStore(db);
   const limiter = new RateLimiter(db);
-  const audit = new AuditLog(db);
+  const audit = stores.audit ?? new AuditLog(db);
   const verifier = deps.verifier ?? createTokenVerifier({
     issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, rolesClaim: config.OIDC_ROLES_CLAIM, clockToleranceSec: config.OIDC_CLOCK_TOLERANCE_S,
   });
-  const users = createKnexUserStore(db);
+  const users = stores.users ?? createKnexUserStore(db);
   const user = requireUser({ verifier, users });
   const idem = idempotency(new KnexIdempotencyKeyStore(db));
   const taskQueues = deps.taskQueues ?? { provisioning: PROVISIONING_TASK_QUEUE, runs: RUNS_TASK_QUEUE };

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: tracing.clientInterceptors });
   const platform = await createRouters({
-    config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+    config, db: clients.db, temporal, logger, ledger: clients.ledger, stores: clients, saleor: clients.saleor, artifacts: clients.artifacts,
     validateFlow: (flow) => validateFlow(flow).problems,
     webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }),
     secrets: clients.secrets,
