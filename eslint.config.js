@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    // Workflows run these contracts (signals, ids, status values) too: they stay as deterministic as workflow code.
+    // Workflows run these contracts (signals, updates, queries, ids, status values) too: they stay as deterministic as workflow code.
     files: ['workflows/**/*.ts', 'core/*/contract.ts'],
     rules: {
       'no-restricted-imports': ['error', {

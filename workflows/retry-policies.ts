@@ -5,12 +5,14 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 const forever = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+/** PostgreSQL's policy, the base of every other one below that calls our database; each says why it differs. */
+const database = { startToCloseTimeout: '10s', retry: { ...forever, initialInterval: '200ms', maximumInterval: '10s' } } as const;
 
 export const activityOptions = {
   /** Saleor GraphQL: 18 s per call (Saleor's own response limit), retried until Saleor is back. */
   saleor: { startToCloseTimeout: '20s', retry: forever },
   /** PostgreSQL (our stores and the ledger): short calls. */
-  database: { startToCloseTimeout: '10s', retry: { ...forever, initialInterval: '200ms', maximumInterval: '10s' } },
+  database,
   /** S3/MinIO artifact reads with sha256 check. */
   s3: { startToCloseTimeout: '30s', retry: forever },
   /** Langflow: registering a flow and readiness probes. */
@@ -45,8 +47,8 @@ export const localActivityOptions = {
  * The ledger retries quickly (a run's caller is waiting); recording the run may take longer.
  */
 export const runActivityOptions = {
-  ledger: { startToCloseTimeout: '10s', retry: { initialInterval: '100ms', maximumInterval: '2s', backoffCoefficient: 2 } },
-  recorder: { startToCloseTimeout: '10s', retry: { initialInterval: '200ms', maximumInterval: '10s', backoffCoefficient: 2 } },
+  ledger: { ...database, retry: { ...database.retry, initialInterval: '100ms', maximumInterval: '2s' } },
+  recorder: database,
   /**
    * The agent runtime: its own deadline plus time to fetch a cold artifact and register its flow; one more
    * attempt after a hiccup, none after the runtime refused or timed out (the caller is waiting).
@@ -59,7 +61,8 @@ export const runActivityOptions = {
 
 /** The connector gateway (connectorCall): every step after the hold shares what is left of the call's deadline. */
 export const connectorActivityOptions = {
-  database: { startToCloseTimeout: '10s', retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 } },
+  /** Bounded (the call has a deadline and its caller waits): fewer, shorter waits than the saga's database policy. */
+  database: { ...database, retry: { ...database.retry, maximumInterval: '5s', maximumAttempts: 10 } },
   /** Vault: retried while the secret store is down, but never past the call's deadline. */
   vault: (remainingMs: number) => ({
     startToCloseTimeout: '5s', scheduleToCloseTimeout: remainingMs,
@@ -72,8 +75,12 @@ export const connectorActivityOptions = {
   }),
 } satisfies Record<string, ActivityOptions | ((...args: never[]) => ActivityOptions)>;
 
-/** Housekeeping: the database is local and the work idempotent, so retry often, for a while. */
+/**
+ * Housekeeping: the database policy for batch work nobody waits on: a batch may take minutes, retries back off
+ * slower, and give up after ten (the next scheduled run starts over; the work is idempotent).
+ */
 export const housekeepingActivityOptions = {
+  ...database,
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+  retry: { ...database.retry, initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 } satisfies ActivityOptions;

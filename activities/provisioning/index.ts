@@ -67,9 +67,9 @@ export interface ManifestInstance {
 
 export const creditGrantId = (orderId: string, line: number) => `order:${orderId}:line:${line}`;
 /** The one transfer that gives a line's credits back, in whole (a compensation) or in part (support's decision). */
-export const creditTakeBackId = (orderId: string, line: number) => `refund:${creditGrantId(orderId, line)}`;
+const creditTakeBackId = (orderId: string, line: number) => `refund:${creditGrantId(orderId, line)}`;
 /** Spent credits of a line refunded in full anyway, booked to the adjustments account. */
-export const creditWriteOffId = (orderId: string, line: number) => `write-off:${creditGrantId(orderId, line)}`;
+const creditWriteOffId = (orderId: string, line: number) => `write-off:${creditGrantId(orderId, line)}`;
 
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const { orders, catalog, instances, ledger, saleor, audit } = deps;
@@ -194,11 +194,11 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   /**
    * Support refunded a line whose credits were partly spent: the spent part is booked from the adjustments
    * account to purchases (so purchases balances against the full refund), named by the line and audited.
+   * A retry transfers again (the ledger replays a same-id transfer with the same parameters) and audits
+   * again: after a crash between the two, a second audit row beats a missing one.
    */
   async function writeOffCredits(input: { orderId: string; line: number; orgId: string; amountMc: number; actor: string; note: string }): Promise<{ transferId: string }> {
     const id = creditWriteOffId(input.orderId, input.line);
-    const done = await ledger.getTransfer(id);
-    if (done) return { transferId: done.id };
     const [adjustments, purchases] = await Promise.all([ledger.ensureSystemAccount('adjustments'), ledger.ensureSystemAccount('purchases')]);
     const t = await ledger.transfer({
       id, debitAccountId: adjustments.id, creditAccountId: purchases.id, amount: input.amountMc, reason: 'adjustment', orderId: input.orderId,
@@ -308,24 +308,21 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   }
 
   /** What Saleor can still refund of the order. */
-  async function readRefundableAmount(input: { orderId: string }): Promise<{ dueCents: number; currency: string }> {
+  async function readRefundableAmount(input: { orderId: string }): Promise<{ dueCents: number }> {
     const order = await saleor.getOrder(input.orderId);
-    return { dueCents: Math.max(0, order.totalCents - order.refundedCents), currency: order.currency };
+    return { dueCents: Math.max(0, order.totalCents - order.refundedCents) };
   }
 
   /**
-   * Refunds `amountCents` (minor units), or all that is still due when it is omitted. `reason` is Saleor's
-   * idempotency key: a retry finds the refund it granted.
+   * Marks the order cancelled in Saleor and refunds `amountCents` (minor units; 0 refunds nothing). The
+   * workflow fixes the amount before the first attempt, so a retry reports the same figure; `reason` is
+   * Saleor's idempotency key: a retry finds the refund it granted.
    */
-  async function refundOrder(input: { orderId: string; reason: string; note: string; amountCents?: number }): Promise<{ refundedCents: number }> {
-    let amount = input.amountCents;
-    if (amount === undefined) {
-      const order = await saleor.getOrder(input.orderId);
-      amount = order.totalCents - order.refundedCents;
-    }
+  async function refundOrder(input: { orderId: string; reason: string; note: string; amountCents: number }): Promise<{ refundedCents: number }> {
+    const amount = Math.max(0, input.amountCents);
     if (amount > 0) await saleor.requestRefund(input.orderId, amount, input.reason);
     await saleor.writeOrderMetadata(input.orderId, { [SALEOR_METADATA_KEYS.status]: 'cancelled', cmp_cancel_note: input.note.slice(0, 200) });
-    return { refundedCents: Math.max(0, amount) };
+    return { refundedCents: amount };
   }
 
   /** Deprovisioning: the instance's side effects undone, in order. */

@@ -23,7 +23,7 @@ export function createCatalogSyncActivities(deps: CatalogSyncDeps) {
     if (!paid.length) return { variants: 0 };
     const synced = await deps.saleor.syncProduct({
       productType: deps.productTypeId, category: deps.categoryId, name: offering.name, slug: `cmp-${offering.slug}`,
-      variants: paid.map((p) => ({ sku: planSku(offering.slug, p.code), name: `${offering.name} — ${p.name}`, priceCents: p.priceCents })),
+      variants: paid.map((p) => ({ sku: planSku(offering.slug, p.code), name: `${offering.name} — ${p.name}`, priceCents: p.priceCents, currency: p.currency })),
     });
     for (const p of paid) {
       const v = synced.variants.find((x) => x.sku === planSku(offering.slug, p.code));
@@ -37,7 +37,7 @@ export function createCatalogSyncActivities(deps: CatalogSyncDeps) {
     if (!packs.length) return { variants: 0 };
     const synced = await deps.saleor.syncProduct({
       productType: deps.productTypeId, category: deps.categoryId, name: 'CMP credits', slug: 'cmp-credits',
-      variants: packs.map((p) => ({ sku: packSku(p.code), name: p.name, priceCents: p.priceCents })),
+      variants: packs.map((p) => ({ sku: packSku(p.code), name: p.name, priceCents: p.priceCents, currency: p.currency })),
     });
     for (const p of packs) {
       const v = synced.variants.find((x) => x.sku === packSku(p.code));

@@ -94,11 +94,13 @@ export async function orderProgress(temporal: Client, workflowId: string): Promi
   }
 }
 
-export async function orderView(deps: Pick<OrderRouteDeps, 'temporal' | 'instances'>, order: Order) {
-  const [instances, progress] = await Promise.all([
+/** The order with its live progress; the unwind report (support's refund options, internal errors) only for support. */
+export async function orderView(deps: Pick<OrderRouteDeps, 'temporal' | 'instances'>, order: Order, view: 'buyer' | 'support' = 'buyer') {
+  const [instances, live] = await Promise.all([
     deps.instances.byOrder(order.orderId),
     orderProgress(deps.temporal, order.workflowId),
   ]);
+  const progress = live && view === 'buyer' ? { ...live, unwind: undefined } : live;
   return {
     ...orderSummary(order), status: progress?.status ?? order.status, current_step: progress?.currentStep ?? order.currentStep,
     last_error: progress?.lastError ?? order.lastError ?? null,

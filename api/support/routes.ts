@@ -2,18 +2,18 @@
 // the failing step, its error and attempts, retry or cancel-and-refund with a
 // required reason, adjust credits; every action is audited.
 import { Router, type RequestHandler } from 'express';
-import type { Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import type { AuditLog } from '../../core/audit';
 import { AppError, notFound } from '../../core/errors';
 import type { InstanceStore } from '../../core/instances/store';
 import type { Ledger } from '../../core/ledger';
 import type { OrderStore } from '../../core/orders/store';
-import { cancelAndRefundSignal, decideRefundSignal, REFUND_DECISIONS, retrySignal } from '../../core/provisioning/contract';
-import { orderProgress } from '../orders/routes';
+import { cancelAndRefundUpdate, decideRefundUpdate, REFUND_DECISIONS, retryUpdate } from '../../core/provisioning/contract';
 import { decodeCursor, encodeCursor } from '../cursor';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
-import { orderSchema, orderView } from '../orders/routes';
+import { orderSchema, orderSummary, orderView } from '../orders/routes';
 import { uuid } from '../schemas';
 
 export interface SupportRouteDeps {
@@ -36,6 +36,9 @@ const FILTERS: Record<string, string[]> = {
   failed: ['failed', 'cancelled'],
   done: ['fulfilled'],
 };
+
+/** How long an action waits for the workflow's answer; a worker that is down answers nothing. */
+const UPDATE_DEADLINE_MS = 15_000;
 
 const reasonBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(500) });
 
@@ -64,9 +67,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     const page = rows.slice(0, query.limit);
     res.json({
       items: page.map((o) => ({
-        order_id: o.orderId, kind: o.kind, status: o.status, org_id: o.orgId, buyer_email: o.buyerEmail, current_step: o.currentStep,
-        last_error: o.lastError, workflow_id: o.workflowId, temporal_url: uiLink(o.workflowId), created_at: o.createdAt.toISOString(),
-        updated_at: o.updatedAt.toISOString(),
+        ...orderSummary(o), buyer_email: o.buyerEmail, temporal_url: uiLink(o.workflowId), updated_at: o.updatedAt.toISOString(),
       })),
       next_cursor: rows.length > query.limit ? encodeCursor({ t: page.at(-1)!.createdAt.toISOString(), id: page.at(-1)!.rowId }) : null,
       counts: await orders.countByStatus(),
@@ -79,6 +80,20 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     return order;
   }
 
+  /**
+   * Runs a support action as the workflow's Update and answers what the workflow said: accepted, refused by its
+   * validator (409: it would not act on it now), or not reachable (503: Temporal or the workers are down).
+   */
+  async function act<Ret, Arg>(workflowId: string, update: UpdateDefinition<Ret, [Arg]>, arg: Arg): Promise<Ret> {
+    try {
+      return await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => temporal.workflow.getHandle(workflowId).executeUpdate(update, { args: [arg] }));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new AppError('conflict', 'Not possible now', (err.cause as Error | undefined)?.message ?? err.message);
+      if (err instanceof WorkflowNotFoundError) throw new AppError('conflict', 'Not possible now', "The order's workflow has ended");
+      throw new AppError('service-unavailable', 'Workflow unavailable', `The order's workflow did not answer in time (${(err as Error).message}); look at the order before trying again`);
+    }
+  }
+
   api.route(router, {
     method: 'get', path: '/v1/support/orders/:id', summary: "An order's step timeline, failing step and attempts, audit trail and Temporal link", tags, auth: 'user', use: guard,
     params: z.object({ id: z.string().max(200) }),
@@ -86,7 +101,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   }, async (_req, res, { params }) => {
     const row = await orderRow(params.id);
     const [view, pending, audit] = await Promise.all([
-      orderView(deps, row),
+      orderView(deps, row, 'support'),
       temporal.workflow.getHandle(row.workflowId).describe().then(
         (d) => (d.raw.pendingActivities ?? []).map((a) => ({
           activity: a.activityType?.name, attempt: a.attempt, state: a.state, last_failure: a.lastFailure?.message ?? null,
@@ -99,24 +114,23 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     res.json({ ...view, temporal_url: uiLink(row.workflowId), pending_activities: pending, audit });
   });
 
-  for (const [action, signal, allowed] of [
-    ['retry', retrySignal, ['needs_attention']],
-    ['cancel', cancelAndRefundSignal, ['needs_attention', 'received', 'provisioning']],
-  ] as const) {
+  const unavailable = { description: "The order's workflow did not answer in time (Temporal or its workers are down); not audited: look at the order before trying again" };
+
+  for (const [action, update] of [['retry', retryUpdate], ['cancel', cancelAndRefundUpdate]] as const) {
     api.route(router, {
       method: 'post', path: `/v1/support/orders/:id/${action}`,
-      summary: action === 'retry' ? 'Retry the failing step now' : 'Cancel: undo what was provisioned (newest first) and refund in Saleor',
+      summary: action === 'retry'
+        ? 'Retry the failing step (or the failed compensations) now; 409 when nothing waits for a retry'
+        : 'Cancel: undo what was provisioned (newest first) and refund in Saleor; 409 when the order cannot be cancelled now',
       tags, auth: 'user', use: [...guard, deps.idempotency], idempotent: true,
       params: z.object({ id: z.string().max(200) }),
       body: reasonBody,
-      responses: { 202: { description: 'Signalled', schema: z.object({ order_id: z.string(), action: z.string(), workflow_id: z.string() }) } },
+      responses: { 202: { description: 'Accepted by the workflow', schema: z.object({ order_id: z.string(), action: z.string(), workflow_id: z.string() }) }, 503: unavailable },
     }, async (req, res, { params, body }) => {
       const row = await orderRow(params.id);
-      if (!(allowed as readonly string[]).includes(row.status)) {
-        throw new AppError('conflict', 'Not possible now', `The order is ${row.status}; ${action} needs ${allowed.join(' or ')}`);
-      }
       const actor = `user:${req.user!.id}`;
-      await temporal.workflow.getHandle(row.workflowId).signal(signal, { actor: req.user!.email ?? actor, reason: body.reason });
+      // Audited only once the workflow accepted the action.
+      await act(row.workflowId, update, { actor: req.user!.email ?? actor, reason: body.reason });
       await deps.audit.record({ orgId: row.orgId, actor, action: `order.${action}`, targetType: 'order', targetId: params.id, reason: body.reason });
       res.status(202).json({ order_id: params.id, action, workflow_id: row.workflowId });
     });
@@ -130,23 +144,27 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
     body: reasonBody.extend({ decision: z.enum(REFUND_DECISIONS) }),
     responses: {
       202: {
-        description: 'Signalled; the order ends cancelled with the refund in its progress',
-        schema: z.object({ order_id: z.string(), decision: z.enum(REFUND_DECISIONS), refund_minor: z.number().int(), currency: z.string(), workflow_id: z.string() }),
+        description: 'Accepted by the workflow; the order ends cancelled with the actual refund in its progress (progress.refund)',
+        schema: z.object({
+          order_id: z.string(), decision: z.enum(REFUND_DECISIONS),
+          estimated_refund_minor: z.number().int().describe("The refund the report the decision applies to estimates; the order's progress.refund has the actual figure"),
+          currency: z.string(), workflow_id: z.string(),
+        }),
       },
+      503: unavailable,
     },
   }, async (req, res, { params, body }) => {
     const row = await orderRow(params.id);
-    // Only the workflow knows whether it waits for a decision (and the figures it would act on).
-    const unwind = row.status === 'needs_attention' ? (await orderProgress(temporal, row.workflowId))?.unwind : undefined;
-    if (!unwind) throw new AppError('conflict', 'Not possible now', `The order is ${row.status} and waits for no refund decision`);
-    const refundMinor = body.decision === 'refund_all' ? unwind.refundAllMinor : body.decision === 'refund_unspent' ? unwind.refundUnspentMinor : 0;
     const actor = `user:${req.user!.id}`;
-    await temporal.workflow.getHandle(row.workflowId).signal(decideRefundSignal, { actor: req.user!.email ?? actor, reason: body.reason, decision: body.decision });
+    // The workflow accepts one decision, only while it waits for one, and answers the report it applies to;
+    // a second decision (even at the same moment) is refused and neither answered 202 nor audited.
+    const unwind = await act(row.workflowId, decideRefundUpdate, { actor: req.user!.email ?? actor, reason: body.reason, decision: body.decision });
+    const estimated = body.decision === 'refund_all' ? unwind.refundAllMinor : body.decision === 'refund_unspent' ? unwind.refundUnspentMinor : 0;
     await deps.audit.record({
       orgId: row.orgId, actor, action: 'order.refund_decision', targetType: 'order', targetId: params.id, reason: body.reason,
-      data: { decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, failed: unwind.failed.map((f) => f.compensation), lines: unwind.lines },
+      data: { decision: body.decision, estimated_refund_minor: estimated, currency: unwind.currency, failed: unwind.failed.map((f) => f.compensation), lines: unwind.lines },
     });
-    res.status(202).json({ order_id: params.id, decision: body.decision, refund_minor: refundMinor, currency: unwind.currency, workflow_id: row.workflowId });
+    res.status(202).json({ order_id: params.id, decision: body.decision, estimated_refund_minor: estimated, currency: unwind.currency, workflow_id: row.workflowId });
   });
 
   api.route(router, {

@@ -4,7 +4,7 @@
 // every context's contract.ts) so activities use it without importing from
 // workflows/ (DESIGN: activities → core); workflows may import it because
 // lint allows them core/<context>/contract.ts and nothing else of core.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export const PROVISIONING_TASK_QUEUE = 'provisioning';
 
@@ -109,8 +109,13 @@ export interface SupportAction {
   reason: string;
 }
 
-export const retrySignal = defineSignal<[SupportAction]>('retry');
-export const cancelAndRefundSignal = defineSignal<[SupportAction]>('cancelAndRefund');
-/** Only while the order waits for a refund decision (progress.unwind is set); ignored otherwise. */
-export const decideRefundSignal = defineSignal<[RefundDecisionInput]>('decideRefund');
+/**
+ * Support's actions are Updates, not signals: the workflow's validator refuses an action it would not carry
+ * out (nothing waits for a retry, the order is already being cancelled or waits for a refund decision, a
+ * decision was already taken), so the caller answers 409 instead of a 202 for an action that is ignored.
+ */
+export const retryUpdate = defineUpdate<void, [SupportAction]>('retry');
+export const cancelAndRefundUpdate = defineUpdate<void, [SupportAction]>('cancelAndRefund');
+/** Accepted only while the order waits for a refund decision and none was taken; answers the report it applies to. */
+export const decideRefundUpdate = defineUpdate<UnwindReport, [RefundDecisionInput]>('decideRefund');
 export const progressQuery = defineQuery<OrderProgress>('progress');

@@ -79,7 +79,8 @@ export interface SyncProductInput {
   category: string;
   name: string;
   slug: string;
-  variants: { sku: string; name: string; priceCents: number }[];
+  /** Each price in its currency's minor units; the channel must sell in that currency. */
+  variants: { sku: string; name: string; priceCents: number; currency: string }[];
 }
 
 export interface SyncedProduct {
@@ -87,10 +88,13 @@ export interface SyncedProduct {
   variants: { sku: string; variantId: string }[];
 }
 
+/** A part payment names its currency (the checkout's): minor units mean nothing without it. */
+export type StartPaymentOptions = { idempotencyKey?: string } & ({ amountCents?: undefined } | { amountCents: number; currency: string });
+
 export interface SaleorClient {
   createCheckout(input: CreateCheckoutInput): Promise<CreatedCheckout>;
   /** transactionInitialize with the payment app; the buyer then pays on `paymentUrl`. */
-  startPayment(checkoutId: string, opts?: { amountCents?: number; idempotencyKey?: string }): Promise<StartedPayment>;
+  startPayment(checkoutId: string, opts?: StartPaymentOptions): Promise<StartedPayment>;
   /** checkoutComplete; Saleor answers the existing order for a checkout already completed. */
   completeCheckout(checkoutId: string): Promise<{ orderId: string; orderNumber: string }>;
   /** Throws SaleorRequestError code NOT_FOUND when Saleor has no such order. */
@@ -194,17 +198,25 @@ interface GqlOrder {
  * 2 for USD and EUR, 0 for JPY, 3 for KWD). Intl reads the same CLDR data.
  */
 export function currencyDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
+  let digits = digitsByCurrency.get(currency);
+  if (digits === undefined) {
+    try {
+      digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    } catch {
+      digits = 2;
+    }
+    digitsByCurrency.set(currency, digits);
   }
+  return digits;
 }
+/** Building a NumberFormat costs far more than the conversion: once per currency. */
+const digitsByCurrency = new Map<string, number>();
 
 // Saleor amounts are decimals in the currency's unit; CMP counts integer minor units ("cents": yen for JPY).
-export const toCents = (amount: number, currency = 'USD') => Math.round(amount * 10 ** currencyDigits(currency));
+// No default currency: a wrong one scales the amount by a power of ten.
+export const toCents = (amount: number, currency: string) => Math.round(amount * 10 ** currencyDigits(currency));
 // The nearest double to the decimal, which JSON writes as that decimal's shortest form (1990 -> 19.9).
-export const fromCents = (cents: number, currency = 'USD') => cents / 10 ** currencyDigits(currency);
+export const fromCents = (cents: number, currency: string) => cents / 10 ** currencyDigits(currency);
 
 const toMetadataInput = (m: Record<string, string>) => Object.entries(m).map(([key, value]) => ({ key, value }));
 
@@ -317,10 +329,11 @@ export class GraphqlSaleorClient implements SaleorClient {
     );
     this.check('checkoutCreate', d.checkoutCreate.errors);
     const checkout = d.checkoutCreate.checkout!;
-    return { checkoutId: checkout.id, totalCents: toCents(checkout.totalPrice.gross.amount), currency: checkout.totalPrice.gross.currency };
+    const currency = checkout.totalPrice.gross.currency;
+    return { checkoutId: checkout.id, totalCents: toCents(checkout.totalPrice.gross.amount, currency), currency };
   }
 
-  async startPayment(checkoutId: string, opts: { amountCents?: number; idempotencyKey?: string } = {}): Promise<StartedPayment> {
+  async startPayment(checkoutId: string, opts: StartPaymentOptions = {}): Promise<StartedPayment> {
     const d = await this.request<{
       transactionInitialize: {
         transaction: { id: string } | null;
@@ -331,7 +344,7 @@ export class GraphqlSaleorClient implements SaleorClient {
     }>('transactionInitialize', docs.TRANSACTION_INITIALIZE, {
       id: checkoutId,
       paymentGateway: { id: this.opts.paymentGatewayId },
-      amount: opts.amountCents === undefined ? undefined : fromCents(opts.amountCents),
+      amount: opts.amountCents === undefined ? undefined : fromCents(opts.amountCents, opts.currency),
       idempotencyKey: opts.idempotencyKey,
     });
     const r = d.transactionInitialize;
@@ -506,7 +519,7 @@ export class GraphqlSaleorClient implements SaleorClient {
           attributes: [],
           trackInventory: false,
           stocks: [{ warehouse: this.opts.warehouseId, quantity: 1_000_000 }],
-          channelListings: [{ channelId, price: fromCents(v.priceCents) }],
+          channelListings: [{ channelId, price: fromCents(v.priceCents, v.currency) }],
         })),
       });
       this.check('productVariantBulkCreate', d.productVariantBulkCreate.errors);
@@ -519,7 +532,7 @@ export class GraphqlSaleorClient implements SaleorClient {
       const d = await this.request<{ productVariantChannelListingUpdate: { errors: MutationError[] } }>(
         'productVariantChannelListingUpdate',
         docs.PRODUCT_VARIANT_CHANNEL_LISTING_UPDATE,
-        { sku: v.sku, input: [{ channelId, price: fromCents(v.priceCents) }] },
+        { sku: v.sku, input: [{ channelId, price: fromCents(v.priceCents, v.currency) }] },
       );
       this.check('productVariantChannelListingUpdate', d.productVariantChannelListingUpdate.errors);
     }

@@ -22,6 +22,11 @@ async function orderStatus(orderId: string, token = buyer) {
   return (await p.call('GET', `/v1/orders/${encodeURIComponent(orderId)}`, { token })).body;
 }
 
+/** The order as support sees it: with the unwind report (the buyer's view leaves it out) and the audit trail. */
+async function supportView(orderId: string) {
+  return (await p.call('GET', `/v1/support/orders/${encodeURIComponent(orderId)}`, { token: support })).body;
+}
+
 async function payInSandbox(paymentUrl: string): Promise<string> {
   const res = await fetch(paymentUrl, { method: 'POST', body: new URLSearchParams({ action: 'pay', return_url: 'http://127.0.0.1:1/return' }), redirect: 'manual' });
   const location = res.headers.get('location');
@@ -268,11 +273,7 @@ describe('cancel after the buyer spent part of a credit pack', () => {
         expect(early.headers.get('content-type')).toContain('application/problem+json');
 
         expect((await p.call('POST', `/v1/support/orders/${orderId}/cancel`, { token: support, body: { reason: 'buyer asked to cancel' } })).status).toBe(202);
-        const parked = await until('parked for a refund decision', async () => {
-          const o = await orderStatus(orderId);
-          if (o.status === 'cancelled') throw new Error(`cancelled without a decision: ${JSON.stringify(o.progress.refund)}`);
-          return o.status === 'needs_attention' && o.progress?.unwind ? o : null;
-        }, 45_000, () => orderStatus(orderId));
+        const parked = await parkForDecision(orderId);
         const proCents = totalCents - packCents;
         expect(parked.last_error).toMatchObject({ step: 'void credits (line 0)', type: 'CompensationFailed' });
         expect(parked.progress.unwind).toMatchObject({
@@ -285,6 +286,8 @@ describe('cancel after the buyer spent part of a credit pack', () => {
           refundUnspentMinor: Math.floor((packCents * 7) / 10) + proCents,
           refundAllMinor: totalCents,
         });
+        // Support's options are not the buyer's business.
+        expect((await orderStatus(orderId)).progress.unwind).toBeUndefined();
         // Nothing was refunded while support has not decided.
         expect((await sandbox(`/_sandbox/orders/${encodeURIComponent(orderId)}`)).view.grantedRefunds).toEqual([]);
 
@@ -298,7 +301,7 @@ describe('cancel after the buyer spent part of a credit pack', () => {
         expect(first.status, JSON.stringify(first.body)).toBe(202);
         expect(replay.body).toEqual(first.body);
         const expectedRefund = c.decision === 'refund_all' ? totalCents : c.decision === 'refund_unspent' ? parked.progress.unwind.refundUnspentMinor : 0;
-        expect(first.body).toMatchObject({ decision: c.decision, refund_minor: expectedRefund, currency: 'USD' });
+        expect(first.body).toMatchObject({ decision: c.decision, estimated_refund_minor: expectedRefund, currency: 'USD' });
 
         const done = await until('cancelled after the decision', async () => {
           const o = await orderStatus(orderId);
@@ -321,12 +324,56 @@ describe('cancel after the buyer spent part of a credit pack', () => {
         expect(inSaleor.grantedRefunds.map((g: { reason: string; status: string }) => [g.reason, g.status])).toEqual(
           expectedRefund ? [[`cancel:${orderId}:${c.decision}`, 'SUCCESS']] : [],
         );
-        const audit = (await p.call('GET', `/v1/support/orders/${orderId}`, { token: support })).body.audit as { action: string }[];
+        const audit = (await supportView(orderId)).audit as { action: string }[];
         expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['order.refund_decision', ...(c.writtenOffMc ? ['ledger.write_off'] : [])]));
         expect((await p.clients.ledger.checkInvariants()).violations).toEqual([]);
       });
     });
   }
+});
+
+/** Waits until the cancel parks the order for a refund decision (as support sees it). */
+async function parkForDecision(orderId: string) {
+  return until('parked for a refund decision', async () => {
+    const o = await supportView(orderId);
+    if (o.status === 'cancelled') throw new Error(`cancelled without a decision: ${JSON.stringify(o.progress.refund)}`);
+    return o.status === 'needs_attention' && o.progress?.unwind ? o : null;
+  }, 45_000, () => supportView(orderId));
+}
+
+describe('two support users decide the same refund at the same moment', () => {
+  it('the workflow accepts exactly one decision: one 202, one 409, one audit row, and the order ends as the accepted one says', async () => {
+    await withBrokenArtifact(async () => {
+      const { orderId } = await parkPaidOrder();
+      const wallet = (await p.call('GET', '/v1/wallet', { token: buyer })).body;
+      await p.call('POST', `/v1/support/wallets/${wallet.wallet_id}/adjustments`, {
+        token: support, body: { amount_mc: 700_000 - wallet.available_mc, reason: 'the buyer spends 300 credits of the pack' },
+      });
+      // While the order waits for a decision, a cancel is refused: the workflow would ignore it.
+      expect((await p.call('POST', `/v1/support/orders/${orderId}/cancel`, { token: support, body: { reason: 'buyer asked to cancel' } })).status).toBe(202);
+      await parkForDecision(orderId);
+      const again = await p.call('POST', `/v1/support/orders/${orderId}/cancel`, { token: support, body: { reason: 'cancel once more' } });
+      expect(again.status).toBe(409);
+      expect(again.headers.get('content-type')).toContain('application/problem+json');
+
+      const answers = await Promise.all((['keep', 'refund_unspent'] as const).map((decision) =>
+        p.call('POST', `/v1/support/orders/${orderId}/refund-decision`, { token: support, body: { reason: `support chose ${decision}`, decision } }),
+      ));
+      expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+      const accepted = answers.find((a) => a.status === 202)!;
+      expect(answers.find((a) => a.status === 409)!.headers.get('content-type')).toContain('application/problem+json');
+
+      const done = await until('cancelled after the decision', async () => {
+        const o = await orderStatus(orderId);
+        return o.status === 'cancelled' ? o : null;
+      }, 45_000, () => orderStatus(orderId));
+      expect(done.progress.refund).toMatchObject({ decision: accepted.body.decision });
+      const audit = (await supportView(orderId)).audit as { action: string; data: { decision: string } }[];
+      const decisions = audit.filter((a) => a.action === 'order.refund_decision');
+      expect(decisions.map((a) => a.data.decision)).toEqual([accepted.body.decision]);
+      expect(audit.filter((a) => a.action === 'order.cancel')).toHaveLength(1);
+    });
+  });
 });
 
 describe('worker killed mid-workflow', () => {

@@ -131,10 +131,10 @@ describe('Saleor sandbox with the GraphQL Saleor client', () => {
       category: config.SALEOR_CATEGORY_ID,
       name: 'Support Agent',
       slug: 'support-agent',
-      variants: [{ sku: 'support-agent-plus', name: 'Plus', priceCents: 1999 }],
+      variants: [{ sku: 'support-agent-plus', name: 'Plus', priceCents: 1999, currency: 'USD' }],
     };
     const first = await client.syncProduct(input);
-    const again = await client.syncProduct({ ...input, variants: [...input.variants, { sku: 'support-agent-pro', name: 'Pro', priceCents: 4999 }] });
+    const again = await client.syncProduct({ ...input, variants: [...input.variants, { sku: 'support-agent-pro', name: 'Pro', priceCents: 4999, currency: 'USD' }] });
     expect(again.productId).toBe(first.productId);
     expect(again.variants[0]).toEqual(first.variants[0]);
     expect(again.variants).toHaveLength(2);
@@ -145,7 +145,7 @@ describe('Saleor sandbox with the GraphQL Saleor client', () => {
     // As a fresh `npm run dev` does: every offering's sync also syncs the credit packs' product, at once.
     const input = {
       productType: config.SALEOR_PRODUCT_TYPE_ID, category: config.SALEOR_CATEGORY_ID, name: 'Credits', slug: `credits-${Date.now()}`,
-      variants: [{ sku: `c1-${Date.now()}`, name: '1,000 credits', priceCents: 990 }, { sku: `c5-${Date.now()}`, name: '5,000 credits', priceCents: 3990 }],
+      variants: [{ sku: `c1-${Date.now()}`, name: '1,000 credits', priceCents: 990, currency: 'USD' }, { sku: `c5-${Date.now()}`, name: '5,000 credits', priceCents: 3990, currency: 'USD' }],
     };
     const synced = await Promise.all(Array.from({ length: 3 }, () => client.syncProduct(input)));
     expect(new Set(synced.map((s) => s.productId)).size).toBe(1);

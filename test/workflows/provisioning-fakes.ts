@@ -9,7 +9,7 @@ export interface FakeWorld {
   walletMc: number;
   /** Activity name → the inputs it was called with, in order. */
   calls: Record<string, unknown[]>;
-  refunds: { amountCents: number | undefined; reason: string }[];
+  refunds: { amountCents: number; reason: string }[];
   writeOffs: { line: number; amountMc: number; actor: string }[];
   takenBack: Map<number, number>;
   statuses: string[];
@@ -64,7 +64,7 @@ export function provisioningFakes(overrides: Partial<ProvisioningActivities> = {
     async writeOffCredits(input) { seen('writeOffCredits', input); world.writeOffs.push({ line: input.line, amountMc: input.amountMc, actor: input.actor }); return { transferId: `write-off-${input.line}` }; },
     async createInstance(input) { seen('createInstance', input); return { instanceId: input.instanceId }; },
     async deactivateInstance(input) { seen('deactivateInstance', input); },
-    async readRefundableAmount(input) { seen('readRefundableAmount', input); return { dueCents: order.totalCents - refunded, currency: order.currency }; },
+    async readRefundableAmount(input) { seen('readRefundableAmount', input); return { dueCents: order.totalCents - refunded }; },
     async verifyArtifact(input) { seen('verifyArtifact', input); return { sha256: 'a'.repeat(64), bytes: 10 }; },
     async registerFlow(input) { seen('registerFlow', input); return { flowId: 'flow-1' }; },
     async writeInstanceSecrets(input) { seen('writeInstanceSecrets', input); return { path: `orgs/${input.orgId}/instances/${input.instanceId}/runtime`, version: 1 }; },
@@ -76,14 +76,12 @@ export function provisioningFakes(overrides: Partial<ProvisioningActivities> = {
     async markOrderFulfilled(input) { seen('markOrderFulfilled', input); },
     async refundOrder(input) {
       seen('refundOrder', input);
-      // Saleor's idempotency: the reason names the refund.
-      if (!world.refunds.some((r) => r.reason === input.reason)) {
-        const amount = input.amountCents ?? order.totalCents - refunded;
+      // Nothing to refund at 0 (the order is only marked cancelled); Saleor's idempotency: the reason names the refund.
+      if (input.amountCents > 0 && !world.refunds.some((r) => r.reason === input.reason)) {
         world.refunds.push({ amountCents: input.amountCents, reason: input.reason });
-        refunded += amount;
-        return { refundedCents: amount };
+        refunded += input.amountCents;
       }
-      return { refundedCents: input.amountCents ?? 0 };
+      return { refundedCents: input.amountCents };
     },
     async beginDeprovision(input) { seen('beginDeprovision', input); return { orgId: 'org-1', status: 'active' }; },
     ...overrides,

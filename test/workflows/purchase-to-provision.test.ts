@@ -2,9 +2,10 @@
 // of its activities: the saga's paths in seconds, beside the full-stack test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
-  cancelAndRefundSignal, decideRefundSignal, orderWorkflowId, progressQuery, retrySignal, type OrderProgress, type RefundDecision,
+  cancelAndRefundUpdate, decideRefundUpdate, orderWorkflowId, progressQuery, retryUpdate, type OrderProgress, type RefundDecision,
+  type RefundDecisionInput, type SupportAction,
 } from '../../core/provisioning/contract';
 import { until } from '../support/until';
 import { startTimeSkipping, testWorker } from '../support/workflow-env';
@@ -30,6 +31,12 @@ async function withOrder<T>(fakes: ReturnType<typeof provisioningFakes>['fakes']
 }
 
 const progressOf = (h: WorkflowHandle) => h.query(progressQuery);
+const retry = (h: WorkflowHandle, by: SupportAction = support) => h.executeUpdate(retryUpdate, { args: [by] });
+const cancel = (h: WorkflowHandle, by: SupportAction = support) => h.executeUpdate(cancelAndRefundUpdate, { args: [by] });
+const decide = (h: WorkflowHandle, d: RefundDecisionInput) => h.executeUpdate(decideRefundUpdate, { args: [d] });
+/** Refused: by the workflow's validator (it would not carry the action out), or the workflow has ended meanwhile. */
+const refused = (p: Promise<unknown>) =>
+  expect(p).rejects.toSatisfy((e) => e instanceof WorkflowUpdateFailedError || e instanceof WorkflowNotFoundError);
 const parked = (h: WorkflowHandle, what = 'needs attention', test: (p: OrderProgress) => boolean = () => true) =>
   until(what, async () => {
     const p = await progressOf(h);
@@ -63,7 +70,7 @@ describe('purchaseToProvision', () => {
     const result = await withOrder(fakes, async (h) => {
       const p = await parked(h);
       expect(p.lastError).toMatchObject({ step: 'verify flow artifact', type: 'ArtifactIntegrityError', message: 'sha256 mismatch' });
-      await h.signal(retrySignal, support);
+      await retry(h);
       return h.result();
     });
     expect(result.status).toBe('fulfilled');
@@ -76,13 +83,13 @@ describe('purchaseToProvision', () => {
     const { fakes, world } = provisioningFakes(hashMismatch);
     const { result, progress } = await withOrder(fakes, async (h) => {
       await parked(h);
-      await h.signal(cancelAndRefundSignal, support);
+      await cancel(h);
       return { result: await h.result(), progress: await progressOf(h) };
     });
     expect(result.status).toBe('cancelled');
     expect(progress.steps.filter((s) => s.status === 'compensated').map((s) => s.name)).toEqual(['delete secrets', 'deactivate instance', 'void credits (line 0)']);
     expect(world.walletMc).toBe(0);
-    expect(world.refunds).toEqual([{ amountCents: undefined, reason: `cancel:${result.orderId}` }]);
+    expect(world.refunds).toEqual([{ amountCents: 2990, reason: `cancel:${result.orderId}` }]);
     expect(progress.refund).toEqual({ decision: 'full', by: support.actor, refundedMinor: 2990, creditsTakenBackMc: PACK_MC, creditsWrittenOffMc: 0 });
   });
 
@@ -98,8 +105,8 @@ describe('purchaseToProvision', () => {
     });
     const { result, progress } = await withOrder(fakes, async (h) => {
       await until('the flow is being registered', async () => world.calls.registerFlow?.length === 1);
-      // The signal is in the history before the step's completion: the workflow sees the cancel while the step runs.
-      await h.signal(cancelAndRefundSignal, support);
+      // The update is accepted before the step's completion: the workflow sees the cancel while the step runs.
+      await cancel(h);
       release();
       return { result: await h.result(), progress: await progressOf(h) };
     });
@@ -116,7 +123,7 @@ describe('purchaseToProvision', () => {
     async function cancelAfterSpending(h: WorkflowHandle, world: ReturnType<typeof provisioningFakes>['world']) {
       await parked(h, 'parked on the artifact');
       world.walletMc -= 300_000;
-      await h.signal(cancelAndRefundSignal, support);
+      await cancel(h);
       return parked(h, 'parked for a refund decision', (p) => p.unwind !== undefined);
     }
 
@@ -143,9 +150,9 @@ describe('purchaseToProvision', () => {
       });
     });
 
-    const cases: [RefundDecision, { refund: { amountCents: number | undefined; reason: string } | null; walletMc: number; writtenOffMc: number; refundedMinor: number }][] = [
+    const cases: [RefundDecision, { refund: { amountCents: number; reason: string } | null; walletMc: number; writtenOffMc: number; refundedMinor: number }][] = [
       ['refund_unspent', { refund: { amountCents: 2690, reason: 'cancel:ORDER:refund_unspent' }, walletMc: 0, writtenOffMc: 0, refundedMinor: 2690 }],
-      ['refund_all', { refund: { amountCents: undefined, reason: 'cancel:ORDER:refund_all' }, walletMc: 0, writtenOffMc: 300_000, refundedMinor: 2990 }],
+      ['refund_all', { refund: { amountCents: 2990, reason: 'cancel:ORDER:refund_all' }, walletMc: 0, writtenOffMc: 300_000, refundedMinor: 2990 }],
       ['keep', { refund: null, walletMc: 700_000, writtenOffMc: 0, refundedMinor: 0 }],
     ];
     for (const [decision, want] of cases) {
@@ -154,12 +161,15 @@ describe('purchaseToProvision', () => {
         const { result, progress, orderId } = await withOrder(fakes, async (h) => {
           await cancelAfterSpending(h, world);
           const decided = { ...support, reason: 'support decision', decision };
-          await h.signal(decideRefundSignal, decided);
-          await h.signal(decideRefundSignal, decided);
+          const report = await decide(h, decided);
+          expect(report).toMatchObject({ refundAllMinor: 2990, refundUnspentMinor: 2690 });
+          await refused(decide(h, decided));
           return { result: await h.result(), progress: await progressOf(h), orderId: h.workflowId.replace(/^order-/, '') };
         });
         expect(result.status).toBe('cancelled');
         expect(world.refunds).toEqual(want.refund ? [{ ...want.refund, reason: want.refund.reason.replace('ORDER', orderId) }] : []);
+        // Saleor learns of the cancel once, even when nothing is refunded (keep).
+        expect(world.calls.refundOrder).toEqual([expect.objectContaining({ amountCents: want.refund?.amountCents ?? 0 })]);
         expect(world.walletMc).toBe(want.walletMc);
         expect(world.writeOffs.reduce((n, w) => n + w.amountMc, 0)).toBe(want.writtenOffMc);
         expect(progress.refund).toMatchObject({ decision, refundedMinor: want.refundedMinor, creditsWrittenOffMc: want.writtenOffMc });
@@ -172,12 +182,90 @@ describe('purchaseToProvision', () => {
       const result = await withOrder(fakes, async (h) => {
         await cancelAfterSpending(h, world);
         world.walletMc += 300_000; // a run's hold was released
-        await h.signal(retrySignal, support);
+        await retry(h);
         return h.result();
       });
       expect(result.status).toBe('cancelled');
       expect(world.walletMc).toBe(0);
-      expect(world.refunds).toEqual([{ amountCents: undefined, reason: expect.stringMatching(/^cancel:[^:]+$/) }]);
+      expect(world.refunds).toEqual([{ amountCents: 2990, reason: expect.stringMatching(/^cancel:[^:]+$/) }]);
+    });
+
+    it('two decisions at the same moment: the workflow accepts exactly one and refuses the other', async () => {
+      const { fakes, world } = provisioningFakes(hashMismatch);
+      const { answers, progress } = await withOrder(fakes, async (h) => {
+        await cancelAfterSpending(h, world);
+        const answers = await Promise.allSettled([
+          decide(h, { ...support, reason: 'first', decision: 'keep' }),
+          decide(h, { ...support, reason: 'second', decision: 'refund_all' }),
+        ]);
+        await h.result();
+        return { answers, progress: await progressOf(h) };
+      });
+      expect(answers.map((a) => a.status).sort()).toEqual(['fulfilled', 'rejected']);
+      await refused(Promise.reject(answers.find((a): a is PromiseRejectedResult => a.status === 'rejected')!.reason));
+      const taken = answers[0]!.status === 'fulfilled' ? 'keep' : 'refund_all';
+      expect(progress.refund?.decision).toBe(taken);
+    });
+
+    it('while the order waits for a decision a cancel is refused; retry and decide are not', async () => {
+      const { fakes, world } = provisioningFakes(hashMismatch);
+      const result = await withOrder(fakes, async (h) => {
+        await cancelAfterSpending(h, world);
+        await refused(cancel(h));
+        // A retry that fails again parks for a decision with a fresh report: only then is a decision accepted.
+        await retry(h);
+        await parked(h, 'parked for a decision again', (p) => p.unwind !== undefined);
+        await decide(h, { ...support, reason: 'after the retry', decision: 'keep' });
+        await refused(retry(h));
+        return h.result();
+      });
+      expect(result.status).toBe('cancelled');
+      expect(world.calls.voidCredits).toHaveLength(2);
+    });
+  });
+
+  describe('support actions the workflow would ignore are refused', () => {
+    it('retry with nothing parked, a second cancel, any action on a finished order', async () => {
+      let release!: () => void;
+      const registering = new Promise<void>((r) => (release = r));
+      const { fakes, world } = provisioningFakes({
+        registerFlow: async (input) => {
+          (world.calls.registerFlow ??= []).push(input);
+          await registering;
+          return { flowId: 'flow-1' };
+        },
+      });
+      await withOrder(fakes, async (h) => {
+        await until('the flow is being registered', async () => world.calls.registerFlow?.length === 1);
+        await refused(retry(h));
+        await refused(decide(h, { ...support, decision: 'keep' }));
+        await cancel(h);
+        await refused(cancel(h));
+        release();
+        expect((await h.result()).status).toBe('cancelled');
+        await refused(cancel(h));
+      });
+    });
+
+    it('a retried refund activity gets the amount the first attempt got, and the refund reports it', async () => {
+      const amounts: number[] = [];
+      const { fakes } = provisioningFakes({
+        ...hashMismatch,
+        refundOrder: async (input) => {
+          amounts.push(input.amountCents);
+          // The first attempt refunded, then its metadata write failed (retryable).
+          if (amounts.length === 1) throw new Error('Saleor metadata write timed out');
+          return { refundedCents: input.amountCents };
+        },
+      });
+      const progress = await withOrder(fakes, async (h) => {
+        await parked(h);
+        await cancel(h);
+        await h.result();
+        return progressOf(h);
+      });
+      expect(amounts).toEqual([2990, 2990]);
+      expect(progress.refund).toMatchObject({ decision: 'full', refundedMinor: 2990 });
     });
   });
 });

@@ -7,7 +7,8 @@
 // by a full refund: the order parks again with what could and could not be
 // taken back and what each answer would refund, and support decides
 // (`decideRefund`: refund the unspent part, refund all with an audited credit
-// adjustment, or keep it), or retries the failed compensations.
+// adjustment, or keep it), or retries the failed compensations. Support's
+// actions are Updates whose validators refuse what the workflow would ignore.
 import {
   ApplicationFailure, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, sleep,
   upsertSearchAttributes, uuid4, workflowInfo,
@@ -16,7 +17,7 @@ import type { ProvisioningActivities, ResolvedLine } from '../../activities/prov
 import { CmpInstanceId, CmpOrderId, CmpOrgId, CmpStatus } from '../shared/search-attributes';
 import { activityOptions, localActivityOptions } from '../retry-policies';
 import {
-  cancelAndRefundSignal, decideRefundSignal, progressQuery, retrySignal,
+  cancelAndRefundUpdate, decideRefundUpdate, progressQuery, REFUND_DECISIONS, retryUpdate,
   type OrderInput, type OrderProgress, type OrderStatus, type RefundDecisionInput, type RefundOutcome, type StepError, type SupportAction,
   type UnwindLine, type UnwindReport,
 } from '../../core/provisioning/contract';
@@ -79,30 +80,59 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   let unwinding = false;
   /** Support's refund decision, accepted only while the order waits for one. */
   let decision: RefundDecisionInput | undefined;
+  // What support may do now. Changed synchronously where the workflow starts or stops waiting (never after an
+  // await), so a validator never accepts an action the code has already moved past.
+  /** Steps parked for support's answer (side-by-side steps may park together). */
+  let parked = 0;
+  /** The unwind waits for a refund decision; progress.unwind shows the report it applies to. */
+  let awaitingDecision = false;
+  /** Provisioning is over: a cancel no longer applies. */
+  let settled = false;
 
+  const refuse = (detail: string): never => {
+    throw ApplicationFailure.nonRetryable(detail, 'NotPossibleNow');
+  };
   setHandler(progressQuery, () => progress);
-  setHandler(retrySignal, (by) => {
-    if (progress.status !== 'needs_attention') return;
+  setHandler(retryUpdate, (by) => {
     answer = { action: 'retry', by };
     answered++;
+  }, {
+    validator: (_by: SupportAction) => {
+      if (parked === 0 && !awaitingDecision) refuse(`The order is ${progress.status}; no step waits for a retry`);
+    },
   });
-  setHandler(cancelAndRefundSignal, (by) => {
-    if (progress.status !== 'needs_attention' && progress.status !== 'provisioning' && progress.status !== 'received') return;
+  setHandler(cancelAndRefundUpdate, (by) => {
     answer = { action: 'cancel', by };
     answered++;
     if (!unwinding) cancelledBy ??= by;
+  }, {
+    validator: (_by: SupportAction) => {
+      if (awaitingDecision) refuse('The cancel waits for a refund decision: decide it, or retry the failed compensations');
+      // While unwinding, a cancel answers a parked undo step as a retry does.
+      if (unwinding && parked === 0) refuse(`The order is ${progress.status}: it is being cancelled`);
+      if (!unwinding && (settled || cancelledBy)) refuse(`The order is ${settled ? 'fulfilled' : 'already being cancelled'}`);
+    },
   });
-  setHandler(decideRefundSignal, (d) => {
-    if (progress.status === 'needs_attention' && progress.unwind && !decision) decision = d;
+  setHandler(decideRefundUpdate, (d) => {
+    decision = d;
+    return progress.unwind!;
+  }, {
+    validator: (d) => {
+      if (!(REFUND_DECISIONS as readonly string[]).includes(d?.decision)) refuse(`Unknown refund decision ${String(d?.decision)}`);
+      if (decision) refuse(`The refund was already decided (${decision.decision} by ${decision.actor})`);
+      if (!awaitingDecision) refuse(`The order is ${progress.status} and waits for no refund decision`);
+    },
   });
 
   class Cancelled extends Error {}
 
   // The database first, then the live view: whoever reads the query also finds the row updated.
-  const setStatus = async (status: OrderStatus, error?: StepError & { step: string }) => {
+  // The unwind report changes with the status, so the query never shows a decision form beside another status.
+  const setStatus = async (status: OrderStatus, error?: StepError & { step: string }, unwind?: UnwindReport) => {
     await db.setOrderState({ orderId, status, step: error?.step ?? progress.currentStep ?? null, error: error ?? null });
     progress.status = status;
     progress.lastError = error;
+    progress.unwind = unwind;
     upsertSearchAttributes([{ key: CmpStatus, value: status }]);
   };
 
@@ -128,7 +158,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
         log.warn('provisioning step failed; waiting for support', { step: name, error: error.message });
         const seen = answered;
         await setStatus('needs_attention', { ...error, step: name });
+        parked++;
         await condition(() => answered > seen);
+        parked--;
         if (answer!.action === 'cancel' && !unwinding) throw new Cancelled();
         log.info('support asked to retry', { step: name, by: answer!.by.actor });
         await setStatus(unwinding ? 'cancelling' : 'provisioning');
@@ -213,6 +245,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     for (const { instanceId } of toActivate) await step('activate', () => db.activateInstance({ instanceId }));
 
     if (input.kind === 'paid') await step('mark order fulfilled', () => saleor.markOrderFulfilled({ orderId }));
+    // A cancel accepted while the last step ran still applies; from here on none is accepted.
+    if (cancelledBy) throw new Cancelled();
+    settled = true;
     progress.currentStep = undefined;
     await setStatus('fulfilled');
     return { orderId, status: 'fulfilled', instanceIds: progress.instanceIds };
@@ -274,40 +309,36 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     return input.kind === 'paid' ? (await saleorRead.readRefundableAmount({ orderId })).dueCents : 0;
   }
 
-  /** The saga's unwind: compensations newest-first; a full refund only when every one of them succeeded. */
+  /**
+   * The saga's unwind: compensations newest-first; a full refund only when every one of them succeeded, else
+   * support decides. No patched() guard for this unwind (nor for the refund decision): no order was ever in
+   * flight in production (issue #16), so no history replays the older code.
+   */
   async function cancelOrder(by: SupportAction): Promise<ProvisionResult> {
     // The cancel request is being served; a failing refund parks the order again for support.
     unwinding = true;
     await setStatus('cancelling');
     let failed = await compensate([...compensations].reverse());
-    let outcome: RefundOutcome;
-    if (failed.length === 0) {
-      outcome = await refund('full', by, null, 0, 0);
-    } else {
-      let report: UnwindReport | undefined;
-      for (;;) {
-        report = await assess(failed);
-        progress.unwind = report;
-        const seen = answered;
-        const first = failed[0]!;
-        await setStatus('needs_attention', {
-          step: first.name, type: 'CompensationFailed',
-          message: `${failed.map((c) => c.name).join(', ')} failed (${first.error!.message}); support decides the refund`,
-          details: report,
-        });
-        await condition(() => decision !== undefined || (answered > seen && answer!.action === 'retry'));
-        if (decision) break;
-        // Retry: the failed compensations again, newest-first as before.
-        await setStatus('cancelling');
-        progress.unwind = undefined;
-        failed = await compensate(failed);
-        if (failed.length === 0) break;
-      }
-      if (failed.length === 0) outcome = await refund('full', by, null, 0, 0);
-      else outcome = await decide(decision!, failed, report!);
+    let report: UnwindReport | undefined;
+    while (failed.length > 0) {
+      report = await assess(failed);
+      const seen = answered;
+      const first = failed[0]!;
+      await setStatus('needs_attention', {
+        step: first.name, type: 'CompensationFailed',
+        message: `${failed.map((c) => c.name).join(', ')} failed (${first.error!.message}); support decides the refund`,
+      }, report);
+      awaitingDecision = true;
+      // While it waits, only a decision or a retry is accepted (the validators refuse a cancel).
+      await condition(() => decision !== undefined || answered > seen);
+      awaitingDecision = false;
+      if (decision) break;
+      // Retry: the failed compensations again, newest-first as before.
+      await setStatus('cancelling');
+      failed = await compensate(failed);
     }
+    const outcome = failed.length === 0 ? await refund('full', by, null, 0, 0) : await decide(decision!, failed, report!);
     progress.refund = outcome;
-    progress.unwind = undefined;
     progress.currentStep = undefined;
     await setStatus('cancelled');
     return { orderId, status: 'cancelled', instanceIds: progress.instanceIds };
@@ -316,9 +347,9 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
   /** Carries out support's decision for the compensations that failed. */
   async function decide(d: RefundDecisionInput, failed: Compensation[], report: UnwindReport): Promise<RefundOutcome> {
     log.info('support decided the refund', { decision: d.decision, by: d.actor });
-    progress.unwind = undefined;
     await setStatus('cancelling');
-    if (d.decision === 'keep') return { decision: 'keep', by: d.actor, refundedMinor: 0, creditsTakenBackMc: 0, creditsWrittenOffMc: 0 };
+    // Keep: nothing refunded, but Saleor still learns that the order was cancelled.
+    if (d.decision === 'keep') return refund('keep', d, 0, 0, 0);
     // Take back what the wallet still holds of each failed grant (at most the grant; the wallet never goes below zero).
     const taken = new Map<number, number>();
     let writtenOff = 0;
@@ -341,12 +372,18 @@ export async function purchaseToProvision(input: OrderInput): Promise<ProvisionR
     return refund(d.decision, d, amount, [...taken.values()].reduce((a, b) => a + b, 0), writtenOff);
   }
 
-  /** Requests the refund in Saleor: `amountMinor` null refunds what is still due. Keyed by the decision, so a retry refunds once. */
+  /**
+   * Tells Saleor the order is cancelled and refunds `amountMinor` (null: what is still due, read once here, so a
+   * retried activity refunds the same figure). Keyed by the decision, so a retry refunds once.
+   */
   async function refund(kind: RefundOutcome['decision'], by: SupportAction, amountMinor: number | null, takenBackMc: number, writtenOffMc: number): Promise<RefundOutcome> {
     let refunded = 0;
-    if (input.kind === 'paid' && amountMinor !== 0) {
+    if (input.kind === 'paid') {
+      const amountCents = amountMinor ?? await dueMinor();
       const reason = kind === 'full' ? `cancel:${orderId}` : `cancel:${orderId}:${kind}`;
-      const r = await step('request refund', () => saleor.refundOrder({ orderId, reason, note: by.reason, ...(amountMinor === null ? {} : { amountCents: amountMinor }) }));
+      const r = await step(amountCents > 0 ? 'request refund' : 'mark order cancelled in Saleor', () =>
+        saleor.refundOrder({ orderId, reason, note: by.reason, amountCents }),
+      );
       refunded = r.refundedCents;
     }
     const credits = kind === 'full' ? compensations.reduce((n, c) => n + (c.grant?.creditsMc ?? 0), 0) : takenBackMc;

@@ -4266,7 +4266,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel: undo what was provisioned (newest first) and refund in Saleor */
+        /** Cancel: undo what was provisioned (newest first) and refund in Saleor; 409 when the order cannot be cancelled now */
         post: {
             parameters: {
                 query?: never;
@@ -4286,7 +4286,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Signalled */
+                /** @description Accepted by the workflow */
                 202: {
                     headers: {
                         [name: string]: unknown;
@@ -4361,6 +4361,13 @@ export interface paths {
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
+                };
+                /** @description The order's workflow did not answer in time (Temporal or its workers are down); not audited: look at the order before trying again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
             };
         };
@@ -4401,7 +4408,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Signalled; the order ends cancelled with the refund in its progress */
+                /** @description Accepted by the workflow; the order ends cancelled with the actual refund in its progress (progress.refund) */
                 202: {
                     headers: {
                         [name: string]: unknown;
@@ -4411,8 +4418,9 @@ export interface paths {
                             currency: string;
                             /** @enum {string} */
                             decision: "refund_unspent" | "refund_all" | "keep";
+                            /** @description The refund the report the decision applies to estimates; the order's progress.refund has the actual figure */
+                            estimated_refund_minor: number;
                             order_id: string;
-                            refund_minor: number;
                             workflow_id: string;
                         };
                     };
@@ -4480,6 +4488,13 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The order's workflow did not answer in time (Temporal or its workers are down); not audited: look at the order before trying again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
             };
         };
         delete?: never;
@@ -4497,7 +4512,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Retry the failing step now */
+        /** Retry the failing step (or the failed compensations) now; 409 when nothing waits for a retry */
         post: {
             parameters: {
                 query?: never;
@@ -4517,7 +4532,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Signalled */
+                /** @description Accepted by the workflow */
                 202: {
                     headers: {
                         [name: string]: unknown;
@@ -4592,6 +4607,13 @@ export interface paths {
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
+                };
+                /** @description The order's workflow did not answer in time (Temporal or its workers are down); not audited: look at the order before trying again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
             };
         };

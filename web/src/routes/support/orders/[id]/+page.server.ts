@@ -1,5 +1,6 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { apiClient, apiFailure, data } from '$lib/server/api';
+import type { paths } from '$lib/api/schema';
 import type { Order } from '$lib/types';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
@@ -30,7 +31,10 @@ async function signal(event: RequestEvent, action: 'retry' | 'cancel') {
   redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=${action}`);
 }
 
-const DECISIONS = ['refund_unspent', 'refund_all', 'keep'] as const;
+type Decision = paths['/v1/support/orders/{id}/refund-decision']['post']['requestBody']['content']['application/json']['decision'];
+// Keyed by the API's generated enum: a decision added or renamed there fails the type check here.
+const DECISIONS: Record<Decision, true> = { refund_unspent: true, refund_all: true, keep: true };
+const isDecision = (d: string): d is Decision => Object.hasOwn(DECISIONS, d);
 
 /** Support's refund decision after a failed compensation: which one, why, and an explicit confirmation. */
 async function decide(event: RequestEvent) {
@@ -38,12 +42,12 @@ async function decide(event: RequestEvent) {
   const form = await event.request.formData();
   const reason = String(form.get('reason') ?? '').trim();
   const decision = String(form.get('decision') ?? '');
-  if (!(DECISIONS as readonly string[]).includes(decision)) return fail(400, { action: 'decide' as const, reason, message: 'Choose one of the three decisions.' });
+  if (!isDecision(decision)) return fail(400, { action: 'decide' as const, reason, message: 'Choose one of the three decisions.' });
   if (reason.length < 3 || reason.length > 500) return fail(400, { action: 'decide' as const, reason, message: 'Say why, in 3 to 500 characters.' });
   if (form.get('confirm') !== 'yes') return fail(400, { action: 'decide' as const, reason, message: 'Tick the confirmation box first.' });
   try {
     await data(apiClient(event).POST('/v1/support/orders/{id}/refund-decision', {
-      params: { path: { id: event.params.id } }, body: { reason, decision: decision as (typeof DECISIONS)[number] },
+      params: { path: { id: event.params.id } }, body: { reason, decision },
     }));
   } catch (err) {
     const f = apiFailure(err);
