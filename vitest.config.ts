@@ -17,6 +17,8 @@ export default defineConfig({
           name: 'workflows',
           include: ['test/workflows/**/*.test.ts'],
           environment: 'node',
+          // The test server installed and the workflows bundled once per run, not per file.
+          globalSetup: ['test/support/workflows-global-setup.ts'],
           sequence: { groupOrder: 0 },
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -191,7 +191,9 @@ export function ensureTemporalTestServer(root: string): string {
   if (!which('mvn')) throw new Error('Maven is needed to fetch the Temporal test server from Maven Central: sudo apt-get install -y maven');
   step(`fetching the Temporal test server ${TEMPORAL_TEST_SERVER_VERSION} from Maven Central (first run only)…`);
   fs.mkdirSync(dir, { recursive: true });
-  const pom = path.join(dir, 'pom.xml');
+  // Per process: two first runs at once must not write or read each other's half-written files.
+  const own = `${process.pid}`;
+  const pom = path.join(dir, `pom.${own}.xml`);
   fs.writeFileSync(
     pom,
     `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
@@ -199,7 +201,7 @@ export function ensureTemporalTestServer(root: string): string {
   <dependencies><dependency><groupId>io.temporal</groupId><artifactId>temporal-test-server</artifactId><version>${TEMPORAL_TEST_SERVER_VERSION}</version></dependency></dependencies>
 </project>\n`,
   );
-  const classpathFile = path.join(dir, 'classpath.txt');
+  const classpathFile = path.join(dir, `classpath.${own}.txt`);
   timed('Temporal test server install', () =>
     execFileSync('mvn', ['-q', '-B', '-f', pom, `-Dmaven.repo.local=${path.join(tools, 'm2')}`, 'dependency:build-classpath', `-Dmdep.outputFile=${classpathFile}`], {
       stdio: 'inherit',
@@ -208,8 +210,10 @@ export function ensureTemporalTestServer(root: string): string {
   const classpath = fs.readFileSync(classpathFile, 'utf8').trim();
   if (!classpath.includes('temporal-test-server')) throw new Error(`Maven resolved no temporal-test-server jar (see ${classpathFile})`);
   // Written last, through a rename: a launcher that exists is a complete install.
-  fs.writeFileSync(`${launcher}.tmp`, `#!/bin/sh\nexec '${java}' -cp '${classpath}' io.temporal.testserver.TestServer "$@"\n`, { mode: 0o755 });
-  fs.renameSync(`${launcher}.tmp`, launcher);
+  const tmp = `${launcher}.${own}.tmp`;
+  fs.writeFileSync(tmp, `#!/bin/sh\nexec '${java}' -cp '${classpath}' io.temporal.testserver.TestServer "$@"\n`, { mode: 0o755 });
+  fs.renameSync(tmp, launcher);
+  for (const f of [pom, classpathFile]) fs.rmSync(f, { force: true });
   return launcher;
 }
 

@@ -7,15 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from '../../deploy/local/tools';
 import { ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
 import { startOpenBao } from '../../deploy/local/openbao';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
 import { allSearchAttributes } from '../../workflows/shared/search-attributes';
-import { workflowInterceptorModules } from '../../workers/tracing';
-import { quietLogger } from './quiet-logger';
+import { writeWorkflowBundle } from './workflow-bundle';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -48,11 +46,7 @@ export default async function setup(project: TestProject) {
         extraArgs: ['--metrics-port', String(layout.ports.temporalMetrics)],
       },
     }).then((t) => (temporal = t));
-    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quietLogger }).then((b) => {
-      const file = path.join(layout.dataDir, 'workflow-bundle.js');
-      fs.writeFileSync(file, b.code);
-      return file;
-    });
+    const bundle = writeWorkflowBundle(path.join(layout.dataDir, 'workflow-bundle.js'));
     // allSettled: when one service fails, the others have still started and must be stopped below.
     const results = await Promise.allSettled([
       startPostgres(layout).then(started),
