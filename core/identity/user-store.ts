@@ -27,8 +27,23 @@ export interface UserStore {
   upsertFromToken(identity: TokenIdentity): Promise<User>;
   findById(id: string): Promise<User | undefined>;
   findBySubject(subject: string): Promise<User | undefined>;
-  /** By email, whatever its case (a Saleor order names its buyer by email). */
+  /**
+   * By email, whatever its case (a Saleor order names its buyer by email). Throws AmbiguousEmailError when two users
+   * have it: which one paid cannot be guessed.
+   */
   findByEmail(email: string): Promise<User | undefined>;
+}
+
+/**
+ * Two users share an email (emails are not unique: each comes from its own token). Permanent (`retryable` false):
+ * a provisioning activity fails without retrying and the order parks for support.
+ */
+export class AmbiguousEmailError extends Error {
+  readonly retryable = false;
+  constructor(email: string) {
+    super(`More than one CMP user has the email ${email}; support must pick the buyer`);
+    this.name = 'AmbiguousEmailError';
+  }
 }
 
 interface UserRow {
@@ -88,8 +103,10 @@ export function createKnexUserStore(db: Db): UserStore {
     findBySubject,
 
     async findByEmail(email) {
-      const row = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
-      return row && toUser(row);
+      // users_email_lower_idx serves this.
+      const rows = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).limit(2);
+      if (rows.length > 1) throw new AmbiguousEmailError(email);
+      return rows[0] && toUser(rows[0]);
     },
   };
 }
