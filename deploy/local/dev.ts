@@ -9,7 +9,8 @@ import { Client, Connection } from '@temporalio/client';
 import { PROVISIONING_TASK_QUEUE, catalogSyncWorkflowId } from '../../core/provisioning/contract';
 import { createDb, migrateLatest } from '../../core/db';
 import { loadConfig } from '../../core/config';
-import { httpOk, portOpen, stopAll, type Service } from './processes';
+import { httpOk, onSpawn, portOpen, stopAll, type Service } from './processes';
+import { quietLogger } from './quiet-logger';
 import {
   devLayout, ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startNodeService, startPostgres, startS3, startTemporal, startWeb,
 } from './stack';
@@ -20,11 +21,6 @@ import { workerEntries, platformServices } from './platform';
 import { workflowInterceptorModules } from '../../workers/tracing';
 
 const t0 = Date.now();
-// Webpack's progress chatter stays out of the console.
-const quiet = {
-  log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined,
-  error: (m: string, meta?: unknown) => console.error(m, meta),
-};
 
 const layout = devLayout();
 const say = (m: string) => process.stdout.write(`\x1b[35m▸\x1b[0m ${m}\n`);
@@ -36,15 +32,19 @@ if (process.argv.includes('--reset')) {
 }
 fs.mkdirSync(layout.logDir, { recursive: true });
 
+// Every service from the moment it is spawned, ready or not: shutdown stops them all.
 const services: Service[] = [];
-let stopping = false;
+onSpawn((s) => services.push(s));
+let stopped: Promise<void> | undefined;
 async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+  // One stop for all callers: a service killed mid-start fails its start, and that failure's shutdown(1) must not
+  // exit before the others are stopped.
+  stopped ??= (async () => {
     say('stopping…');
     await stopAll(services);
     say('stopped');
-  }
+  })();
+  await stopped;
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
@@ -52,7 +52,6 @@ process.on('SIGTERM', () => void shutdown(0));
 
 async function track(p: Promise<Service>): Promise<Service> {
   const s = await p;
-  services.push(s);
   say(`${s.name} ready (${elapsed()})`);
   return s;
 }
@@ -78,7 +77,7 @@ try {
   ensureGitopsRepo(layout);
   say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Keycloak, Langflow and the local stand-ins…');
   const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
-  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) =>
+  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quietLogger }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
   );
   // Langflow takes longest to start and nothing else needs it to boot: it comes up while the rest does.

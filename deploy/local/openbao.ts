@@ -9,7 +9,7 @@
 // workers get a token limited to CMP's paths.
 import fs from 'node:fs';
 import path from 'node:path';
-import { portOpen, startProcess, type Service } from './processes';
+import { portOpen, sleep, startProcess, type Service } from './processes';
 import { ensureOpenBao } from './tools';
 import { DEV_VAULT_TOKEN, repoRoot, type StackLayout } from './stack';
 
@@ -166,7 +166,7 @@ async function waitUntilActive(url: string, timeoutMs = 30_000): Promise<void> {
     const res = await fetch(`${url}/v1/sys/health`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
     if (res?.status === 200) return;
     if (Date.now() > deadline) throw new Error(`OpenBao at ${url} did not become active within ${timeoutMs} ms (last /sys/health: ${res?.status ?? 'no answer'})`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -187,7 +187,7 @@ async function setUpForCmp(bao: BaoApi, root: string, mount: string, token: stri
       break;
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   await bao('PUT', `sys/policies/acl/${CMP_POLICY}`, { policy: cmpPolicy(mount) }, root);

@@ -32,6 +32,19 @@ export interface StartOptions {
   stopSignal?: NodeJS.Signals;
 }
 
+type SpawnListener = (service: Service) => void;
+const spawnListeners = new Set<SpawnListener>();
+
+/**
+ * Tells `listener` of every service as soon as its process is spawned, before it is ready: `npm run dev` registers
+ * each there, so a Ctrl-C or a failure during a long start (Keycloak, Langflow) stops it too instead of leaving a
+ * detached process holding its ports. Returns the unsubscribe.
+ */
+export function onSpawn(listener: SpawnListener): () => void {
+  spawnListeners.add(listener);
+  return () => spawnListeners.delete(listener);
+}
+
 const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
 
 function echoLine(name: string, line: string): void {
@@ -101,6 +114,7 @@ export async function startProcess(opts: StartOptions): Promise<Service> {
       log.end();
     },
   };
+  for (const listener of spawnListeners) listener(service);
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   while (Date.now() < deadline) {

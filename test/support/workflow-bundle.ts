@@ -6,7 +6,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { repoRoot } from '../../deploy/local/stack';
 import { workflowInterceptorModules } from '../../workers/tracing';
-import { quietLogger } from './quiet-logger';
+import { quietLogger } from '../../deploy/local/quiet-logger';
 
 export async function writeWorkflowBundle(file: string): Promise<string> {
   const { code } = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quietLogger });

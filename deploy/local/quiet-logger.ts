@@ -1,4 +1,4 @@
-// A logger for bundling and test workers that keeps their output to errors.
+// A logger for workflow bundling and test workers that keeps their output to errors (webpack's progress chatter stays out).
 export const quietLogger = {
   log: () => undefined,
   trace: () => undefined,
