@@ -2,6 +2,7 @@
 // local activities in the worker (no extra round trip to Temporal per step);
 // they are idempotent by the run id, so a replay after a crash repeats nothing
 // that matters: the hold, its settlement or its release happen once.
+import { log } from '@temporalio/activity';
 import type { ArtifactStore } from '../../core/artifacts';
 import type { CatalogStore } from '../../core/catalog/store';
 import type { Db } from '../../core/db';
@@ -91,12 +92,15 @@ export function createRunActivities(deps: RunDeps) {
     const runInput = { input: input.input, sessionId: input.sessionId, ...(tweaks ? { tweaks } : {}) };
     let result;
     if (input.streamRunId) {
-      const publisher = createRunStreamPublisher(deps.db, input.streamRunId);
-      // A runtime that cannot stream answers in one piece: that piece is the stream.
-      result = deps.runtime.stream
-        ? await deps.runtime.stream(flowId, runInput, { timeoutMs: input.timeoutMs, onText: (t) => publisher.push(t) })
-        : await deps.runtime.run(flowId, runInput, { timeoutMs: input.timeoutMs });
-      if (!deps.runtime.stream) publisher.push(result.text);
+      // A lost chunk only delays the client to the final event, but an operator should see why it was lost.
+      const publisher = createRunStreamPublisher(deps.db, input.streamRunId, (err) => log.warn('run stream chunk not published', { error: (err as Error).message }));
+      if (deps.runtime.stream) {
+        result = await deps.runtime.stream(flowId, runInput, { timeoutMs: input.timeoutMs, onText: (t) => publisher.push(t) });
+      } else {
+        // A runtime that cannot stream answers in one piece: that piece is the stream.
+        result = await deps.runtime.run(flowId, runInput, { timeoutMs: input.timeoutMs });
+        publisher.push(result.text);
+      }
       await publisher.flush();
     } else {
       result = await deps.runtime.run(flowId, runInput, { timeoutMs: input.timeoutMs });

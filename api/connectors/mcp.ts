@@ -52,14 +52,15 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
 
   async function runAgent(orgId: string, instanceId: string, apiKeyId: string, args: { input?: unknown; session_id?: unknown }): Promise<CallToolResult> {
     if (typeof args.input !== 'string' || args.input.length === 0 || args.input.length > 20_000) return text('run_agent needs an input of 1 to 20000 characters', true);
-    const target = await starter.findTarget(orgId, { instanceId });
+    const startedAt = performance.now();
+    const target = await deps.instances.runTarget(orgId, { instanceId });
     if (!target) return text('This instance is not active', true);
     const decision = await starter.admit(target, apiKeyId);
     if (!decision.allowed) return text(`Rate limited: retry in ${decision.resetSeconds} s`, true);
     const run = starter.request(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
     await starter.recordStart(run);
     // An MCP tool call answers once: wait for the run however long it takes (the runtime's own timeout bounds it).
-    const outcome = (await starter.execute(run))!;
+    const outcome = (await starter.execute(run, { startedAt }))!;
     if (outcome.status === 'succeeded') {
       return { content: [{ type: 'text', text: outcome.output }], structuredContent: { run_id: run.runId, credits_charged_mc: outcome.chargedMc, balance_mc: outcome.balanceMc } };
     }

@@ -31,6 +31,13 @@ export function toAppError(err: unknown): AppError | undefined {
 }
 
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  if (res.headersSent) {
+    // A stream already under way (its status is sent): no problem document can follow. Log it and end the response
+    // cleanly rather than letting res.status() throw and the socket be destroyed.
+    req.log?.error({ err }, 'error after the response started');
+    if (!res.writableEnded) res.end();
+    return;
+  }
   const appError = toAppError(err);
   if (!appError) {
     req.log?.error({ err }, 'unhandled error');

@@ -10,16 +10,15 @@ import type { Config } from '../../core/config';
 import type { RateLimiter } from '../../core/runs/rate-limiter';
 import type { RunStore } from '../../core/runs/store';
 import { notFound, validation } from '../../core/errors';
-import { recordRunOutcome } from '../../core/metrics/business';
 import type { InstanceStore } from '../../core/instances/store';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
-import type { RunOutcome } from '../../core/runs/contract';
+import type { RunOutcome, RunRequest } from '../../core/runs/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { runOutcomeError } from '../runs/outcome';
-import { createRunStarter } from '../runs/run-starter';
-import { clientGone, openEventStream, streamRun, writeEvent } from '../runs/streaming';
+import { createRunStarter, type RunStarter } from '../runs/run-starter';
+import { answerWithEventStream, writeEvent } from '../runs/streaming';
 import { openAiError, openAiErrorHandler } from './errors';
 
 export interface OpenAiRouteDeps {
@@ -130,13 +129,10 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     const startedAt = performance.now();
     const key = req.apiKey!;
     const input = lastUserInput(body.messages);
-    const target = await starter.findTarget(key.orgId, { slug: body.model, instanceId: key.instanceId });
+    const target = await deps.instances.runTarget(key.orgId, { slug: body.model, instanceId: key.instanceId });
     if (!target) throw notFound(`The model ${body.model} (an agent this key may run: see GET /v1/models)`);
     const decision = await starter.admit(target, key.id);
-    if (!decision.allowed) {
-      recordRunOutcome('rate_limited');
-      throw rateLimited(decision);
-    }
+    if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     const sessionId = req.header(SESSION_HEADER) ?? body.user;
     const run = starter.request(target, { apiKeyId: key.id, input, sessionId });
@@ -145,12 +141,11 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     const created = Math.floor(Date.now() / 1000);
 
     if (body.stream) {
-      await streamCompletion(res, { id, created, model: body.model, includeUsage: body.stream_options?.include_usage === true }, (handlers) =>
-        streamRun({ temporal: deps.temporal, hub: deps.streams, taskQueue: deps.taskQueue }, run, handlers, clientGone(res)));
+      await streamCompletion(res, starter, run, startedAt, { id, created, model: body.model, includeUsage: body.stream_options?.include_usage === true });
       return;
     }
     // OpenAI clients expect the answer, not a 202: wait for the run to end (its own deadline bounds the wait).
-    const outcome = (await starter.execute(run))!;
+    const outcome = (await starter.execute(run, { startedAt }))!;
     if (outcome.status !== 'succeeded') throw runOutcomeError(outcome, run.runId);
     res.setHeader('X-Run-Id', run.runId);
     res.setHeader('OpenAI-Processing-Ms', String(Math.round(performance.now() - startedAt)));
@@ -165,34 +160,31 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
   return router;
 }
 
-/** chat.completion.chunk events: the role first (once the hold is placed), the content as it comes, a finish chunk, [DONE]. */
-async function streamCompletion(
+/**
+ * chat.completion.chunk events: the role first (once the hold is placed), the content as it comes, a finish chunk
+ * (its `cmp` object as in the JSON answer, plus `stream_diverged: true` when a retried step answered differently from
+ * what was streamed), a usage chunk if asked for, [DONE].
+ */
+function streamCompletion(
   res: Response,
+  starter: RunStarter,
+  run: RunRequest,
+  startedAt: number,
   meta: { id: string; created: number; model: string; includeUsage: boolean },
-  run: (handlers: { open(): void; text(t: string): void }) => ReturnType<typeof streamRun>,
 ): Promise<void> {
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) => ({
     id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, system_fingerprint: null,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra,
   });
-  const { outcome, opened } = await run({
-    open: () => {
-      openEventStream(res);
-      writeEvent(res, chunk({ role: 'assistant', content: '' }, null));
-    },
+  return answerWithEventStream(res, starter, run, startedAt, {
+    started: () => writeEvent(res, chunk({ role: 'assistant', content: '' }, null)),
     text: (t) => writeEvent(res, chunk({ content: t }, null)),
-  });
-  if (!outcome) return;
-  if (outcome.status !== 'succeeded') {
-    const error = runOutcomeError(outcome, outcome.runId);
-    if (!opened) throw error;
     // After the first byte the status is sent: OpenAI's SDKs raise an `error` object found in the stream.
-    writeEvent(res, openAiError(error).body);
-    res.end();
-    return;
-  }
-  writeEvent(res, chunk({}, 'stop', { cmp: cmpOf(outcome) }));
-  if (meta.includeUsage) writeEvent(res, { ...chunk({}, null), choices: [], usage: usageOf(outcome) ?? null });
-  writeEvent(res, '[DONE]');
-  res.end();
+    error: (error) => writeEvent(res, openAiError(error).body),
+    done: (outcome, diverged) => {
+      writeEvent(res, chunk({}, 'stop', { cmp: { ...cmpOf(outcome), ...(diverged ? { stream_diverged: true } : {}) } }));
+      if (meta.includeUsage) writeEvent(res, { ...chunk({}, null), choices: [], usage: usageOf(outcome) ?? null });
+      writeEvent(res, '[DONE]');
+    },
+  });
 }

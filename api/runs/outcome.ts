@@ -4,10 +4,17 @@
 import { AppError, InsufficientCreditsError } from '../../core/errors';
 import type { RunOutcome } from '../../core/runs/contract';
 
+/** A streamed run's failure type when its workflow's result could not be read (terminated, or Temporal unreachable). */
+export const RUN_RESULT_LOST = 'RunResultLost';
+
 export function runOutcomeError(outcome: Exclude<RunOutcome, { status: 'succeeded' }>, runId: string): AppError {
   if (outcome.status === 'rejected') return new InsufficientCreditsError(outcome.availableMc, outcome.requiredMc);
   if (outcome.status === 'timed_out') {
     return new AppError('upstream-timeout', 'Agent timed out', `The agent did not answer in time; nothing was charged (run ${runId})`, { run_id: runId });
+  }
+  if (outcome.error.type === RUN_RESULT_LOST) {
+    // Whether it was charged is unknown here (the run may have settled before its workflow ended): say where to look.
+    return new AppError('upstream-unavailable', 'Run result unavailable', `The run's result could not be read: ${outcome.error.message}; GET /v1/runs/${runId} shows how it ended`, { run_id: runId });
   }
   return new AppError('upstream-unavailable', 'Agent failed', `The agent failed: ${outcome.error.message}; nothing was charged (run ${runId})`, { run_id: runId });
 }

@@ -10,7 +10,6 @@ import type { Config } from '../../core/config';
 import type { InstanceStore } from '../../core/instances/store';
 import { AppError, notFound } from '../../core/errors';
 import type { Ledger } from '../../core/ledger';
-import { recordRunAddedLatency } from '../../core/metrics/business';
 import { rateLimitHeaders, rateLimited, type RateLimiter } from '../../core/runs/rate-limiter';
 import type { DemoVisitorStore, RunStore } from '../../core/runs/store';
 import type { TenancyStore } from '../../core/tenancy/store';
@@ -19,7 +18,8 @@ import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { uuid } from '../schemas';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
-import { runOutcomeError } from './outcome';
+import { apiKeyOrUser } from '../middleware/api-key';
+import { runOutcomeError, runView } from './outcome';
 import { createRunStarter } from './run-starter';
 import { answerRunAsStream, unlessStreaming, wantsStream } from './stream-route';
 
@@ -81,13 +81,8 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       res.json({ run_id: runId, status: 'running', output: null, credits_charged: null, credits_charged_mc: null, balance_mc: null, latency_ms: latency, usage: null });
       return;
     }
-    if (outcome.status === 'succeeded') recordRunAddedLatency((latency - outcome.runtimeLatencyMs) / 1000);
     if (outcome.status !== 'succeeded') throw runOutcomeError(outcome, runId);
-    res.json({
-      run_id: runId, status: 'succeeded', output: outcome.output, credits_charged: outcome.chargedMc / 1000, credits_charged_mc: outcome.chargedMc,
-      balance_mc: outcome.balanceMc, latency_ms: latency,
-      usage: outcome.usage ? { input_tokens: outcome.usage.inputTokens, output_tokens: outcome.usage.outputTokens } : null,
-    });
+    res.json(runView(outcome, latency));
   }
 
   api.route(router, {
@@ -105,7 +100,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const startedAt = performance.now();
     const key = req.apiKey!;
     // The key's own instance if it is restricted to one, else the org's newest active instance of the agent.
-    const target = await starter.findTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
+    const target = await deps.instances.runTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
     if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
     const decision = await starter.admit(target, key.id);
     if (!decision.allowed) throw rateLimited(decision);
@@ -114,8 +109,8 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
     });
     recordStart(run);
-    if (wantsStream(req)) return answerRunAsStream({ temporal, hub: deps.streams, taskQueue: deps.taskQueue }, req, res, run, startedAt);
-    answer(res, await starter.execute(run, config.RUN_SYNC_WAIT_MS), run.runId, startedAt);
+    if (wantsStream(req)) return answerRunAsStream(starter, req, res, run, startedAt);
+    answer(res, await starter.execute(run, { waitMs: config.RUN_SYNC_WAIT_MS, startedAt }), run.runId, startedAt);
   });
 
   async function showRun(req: Request, res: Response): Promise<void> {
@@ -134,7 +129,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     });
   }
   api.route(router, {
-    method: 'get', path: '/v1/runs/:id', summary: 'A run: its status and result', tags: ['Runs'], auth: 'apiKey', use: [eitherAuth(deps)],
+    method: 'get', path: '/v1/runs/:id', summary: 'A run: its status and result', tags: ['Runs'], auth: 'apiKey', use: [apiKeyOrUser(deps.requireApiKey, deps.requireUser)],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'The run', schema: runResultSchema.extend({ error: z.unknown().nullable() }) } },
   }, (req, res) => showRun(req, res));
@@ -204,7 +199,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
       timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
     };
     recordStart(run);
-    const outcome = await starter.execute(run, config.RUN_SYNC_WAIT_MS);
+    const outcome = await starter.execute(run, { waitMs: config.RUN_SYNC_WAIT_MS, startedAt });
     if (outcome?.status === 'rejected') {
       throw new AppError('insufficient-credits', 'No demo messages left', `You have used your ${config.DEMO_MESSAGES_PER_VISITOR} free messages. Sign in to get ${config.STARTER_CREDITS} free credits and keep going.`, {
         demo_messages_left: 0, sign_in_url: `${config.WEB_ORIGIN}/auth/login?return_to=/store/${offering.slug}`,
@@ -218,13 +213,4 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   });
 
   return router;
-}
-
-/** GET /v1/runs/{id} takes an API key or a signed-in user. */
-function eitherAuth(deps: Pick<RunRouteDeps, 'requireApiKey' | 'requireUser'>): RequestHandler {
-  return (req, res, next) => {
-    const auth = req.header('authorization') ?? '';
-    if (/^Bearer\s+cmp_live_/i.test(auth) || req.header('x-api-key')) return deps.requireApiKey(req, res, next);
-    return deps.requireUser(req, res, next);
-  };
 }

@@ -1,34 +1,50 @@
-// Starting an organization's run: the one path that POST /v1/runs and the
-// MCP `run_agent` tool share. Find the instance and its plan, admit the call
-// under the plan's per-key and per-organization rate limits, size the hold,
-// write the "running" row, and start runWithCreditHold with Update-with-Start,
-// waiting for its result up to a bound.
+// Starting an organization's run: the one path that POST /v1/runs (JSON or
+// streamed), the OpenAI-compatible endpoints and the MCP `run_agent` tool
+// share. Admit the call under the plan's per-key and per-organization rate
+// limits, size the hold, write the "running" row, and start runWithCreditHold:
+// with Update-with-Start, waiting for its result up to a bound, or streamed.
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from '../../core/config';
-import type { InstanceStore, RunTarget } from '../../core/instances/store';
-import { recordRunOutcome } from '../../core/metrics/business';
+import type { RunTarget } from '../../core/instances/store';
+import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
 import type { RateDecision, RateLimiter } from '../../core/runs/rate-limiter';
+import type { RunStreamHub } from '../../core/runs/run-stream-hub';
+import { RunStreamAssembler } from '../../core/runs/run-stream';
 import type { RunStore } from '../../core/runs/store';
 import { runResultUpdate, runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
+import { RUN_RESULT_LOST } from './outcome';
 
 /** Token-priced plans hold room for this many tokens on top of the per-run price. */
 const HOLD_TOKEN_ALLOWANCE = 4000;
 
-export type { RunTarget };
+export interface StreamHandlers {
+  /** Once, before the first byte: the hold is placed. */
+  open(): void;
+  text(text: string): void;
+}
 
-export function createRunStarter(deps: { instances: InstanceStore; runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string }) {
+export interface StreamedRun {
+  /** null when the client went away first (the run goes on and settles without it). */
+  outcome: RunOutcome | null;
+  opened: boolean;
+  /** The live text was not a prefix of the final output (a retried step answered differently). */
+  diverged: boolean;
+}
+
+export function createRunStarter(deps: { runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string; streams?: RunStreamHub }) {
   const { temporal, config, limiter } = deps;
 
+  const startOptions = (run: RunRequest) => ({
+    workflowId: runWorkflowId(run.runId), taskQueue: deps.taskQueue, args: [run], workflowIdConflictPolicy: 'USE_EXISTING',
+  }) satisfies WorkflowStartOptions;
+
+  /** What the run path added to the runtime's own time, for every path that waits for a run (JSON, streamed, OpenAI, MCP). */
+  const observe = (outcome: RunOutcome | null, startedAt: number) => {
+    if (outcome?.status === 'succeeded') recordRunAddedLatency((performance.now() - startedAt - outcome.runtimeLatencyMs) / 1000);
+  };
+
   return {
-    limiter,
-
-    /** The org's active instance, by agent slug (newest first) or by id; null when there is none. */
-    async findTarget(orgId: string, which: { slug?: string; instanceId?: string | null }): Promise<RunTarget | null> {
-      return deps.instances.runTarget(orgId, which);
-    },
-
-    /** Counts the call against the key's and the organization's per-minute limits. */
     /** Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so the refusals are counted here. */
     async admit(target: RunTarget, apiKeyId: string): Promise<RateDecision> {
       const decision = await limiter.consume([{ key: `key:${apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]);
@@ -55,20 +71,79 @@ export function createRunStarter(deps: { instances: InstanceStore; runs: RunStor
       });
     },
 
-    /** Starts the run's workflow and waits for its result update: at most `waitMs` (then null), or until it ends. */
-    async execute(run: RunRequest, waitMs?: number): Promise<RunOutcome | null> {
-      const startWorkflowOperation = new WithStartWorkflowOperation('runWithCreditHold', {
-        workflowId: runWorkflowId(run.runId), taskQueue: deps.taskQueue, args: [run], workflowIdConflictPolicy: 'USE_EXISTING',
-      });
+    /**
+     * Starts the run's workflow and waits for its result update: at most `waitMs` (then null), or until it ends.
+     * `startedAt` (performance.now() when the caller's request arrived) times what the run path added.
+     */
+    async execute(run: RunRequest, opts: { waitMs?: number; startedAt?: number } = {}): Promise<RunOutcome | null> {
+      const startedAt = opts.startedAt ?? performance.now();
+      const startWorkflowOperation = new WithStartWorkflowOperation('runWithCreditHold', startOptions(run));
       const result = temporal.workflow.executeUpdateWithStart(runResultUpdate, { startWorkflowOperation }) as Promise<RunOutcome>;
-      if (waitMs === undefined) return result;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+      let outcome: RunOutcome | null;
+      if (opts.waitMs === undefined) {
+        outcome = await result;
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), opts.waitMs)));
+        try {
+          outcome = await Promise.race([result, timeout]);
+        } finally {
+          clearTimeout(timer);
+          result.catch(() => undefined);
+        }
+      }
+      observe(outcome, startedAt);
+      return outcome;
+    },
+
+    /**
+     * A streamed run: the same workflow, started after this process listens on the run's channel, so the worker's
+     * chunks reach whichever replica holds the client's connection. Nothing is handed to `handlers` before the hold
+     * is placed: the first chunk (the runtime runs only after the hold) or the workflow's result opens the stream.
+     * The final outcome comes from the workflow's result, never from the chunks, so a lost chunk costs latency, not
+     * correctness; settlement is the workflow's and happens once whether or not the client is still there.
+     */
+    async stream(run: RunRequest, handlers: StreamHandlers, signal: AbortSignal, startedAt = performance.now()): Promise<StreamedRun> {
+      if (!deps.streams) throw new Error('createRunStarter needs the run stream hub to stream runs');
+      const assembler = new RunStreamAssembler();
+      let opened = false;
+      const open = () => {
+        if (opened) return;
+        opened = true;
+        handlers.open();
+      };
+      const unsubscribe = await deps.streams.subscribe(run.runId, {
+        chunk(chunk) {
+          if (signal.aborted) return;
+          open();
+          const fresh = assembler.accept(chunk);
+          if (fresh) handlers.text(fresh);
+        },
+        lost: () => assembler.interrupt(),
+      });
       try {
-        return await Promise.race([result, timeout]);
+        const handle = await temporal.workflow.start('runWithCreditHold', startOptions({ ...run, stream: true }));
+        // The workflow's result (not an update): it survives a worker crash mid-run and follows the run to its end.
+        // If it cannot be had (workflow terminated, Temporal unreachable), the client gets an error, not a cut stream.
+        const result = (handle.result() as Promise<RunOutcome>).catch((err: unknown): RunOutcome => ({
+          status: 'failed', runId: run.runId, latencyMs: 0, error: { type: RUN_RESULT_LOST, message: (err as Error).message },
+        }));
+        const gone = new Promise<null>((resolve) => {
+          if (signal.aborted) resolve(null);
+          signal.addEventListener('abort', () => resolve(null), { once: true });
+        });
+        const outcome = await Promise.race([result, gone]);
+        observe(outcome, startedAt);
+        if (!outcome) return { outcome: null, opened, diverged: false };
+        if (outcome.status !== 'succeeded') return { outcome, opened, diverged: false };
+        open();
+        const { rest, diverged } = assembler.finish(outcome.output);
+        if (rest) handlers.text(rest);
+        return { outcome, opened, diverged };
       } finally {
-        clearTimeout(timer);
-        result.catch(() => undefined);
+        // Not awaited: the UNLISTEN queues behind other runs' commands on the hub's one connection, and the
+        // client's last event must not wait for it (its errors are swallowed).
+        void unsubscribe();
       }
     },
   };

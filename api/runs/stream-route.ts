@@ -6,8 +6,9 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { problemBody } from '../middleware/problem';
 import type { RunRequest } from '../../core/runs/contract';
-import { runOutcomeError, runView } from './outcome';
-import { clientGone, openEventStream, streamRun, writeEvent, type StreamingRunDeps } from './streaming';
+import { runView } from './outcome';
+import type { RunStarter } from './run-starter';
+import { answerWithEventStream, writeEvent } from './streaming';
 
 export const wantsStream = (req: Request): boolean =>
   (req.body as { stream?: unknown } | undefined)?.stream === true || /\btext\/event-stream\b/.test(req.header('accept') ?? '');
@@ -15,24 +16,13 @@ export const wantsStream = (req: Request): boolean =>
 /** Idempotency-Key replays a recorded JSON answer; a stream has none, so streamed runs skip it (a retried stream is a new run). */
 export const unlessStreaming = (handler: RequestHandler): RequestHandler => (req, res, next) => (wantsStream(req) ? next() : handler(req, res, next));
 
-export async function answerRunAsStream(deps: StreamingRunDeps, req: Request, res: Response, run: RunRequest, startedAt: number): Promise<void> {
-  const streamed = await streamRun(deps, run, {
-    open: () => {
-      openEventStream(res);
-      writeEvent(res, { run_id: run.runId, hold_mc: run.holdMc }, 'run.started');
-    },
+export function answerRunAsStream(starter: RunStarter, req: Request, res: Response, run: RunRequest, startedAt: number): Promise<void> {
+  return answerWithEventStream(res, starter, run, startedAt, {
+    started: () => writeEvent(res, { run_id: run.runId, hold_mc: run.holdMc }, 'run.started'),
     text: (text) => writeEvent(res, { text }, 'output'),
-  }, clientGone(res));
-  const { outcome, opened } = streamed;
-  if (!outcome) return;
-  if (outcome.status !== 'succeeded') {
-    const error = runOutcomeError(outcome, run.runId);
-    // Before the first byte the client gets an ordinary HTTP error (402, 504, …).
-    if (!opened) throw error;
-    writeEvent(res, problemBody(error.type, error.title, error.status, error.detail, req.originalUrl, { ...error.extensions, request_id: req.id }), 'error');
-    res.end();
-    return;
-  }
-  writeEvent(res, { ...runView(outcome, Math.round(performance.now() - startedAt)), ...(streamed.diverged ? { stream_diverged: true } : {}) }, 'run.completed');
-  res.end();
+    error: (error) =>
+      writeEvent(res, problemBody(error.type, error.title, error.status, error.detail, req.originalUrl, { ...error.extensions, request_id: req.id }), 'error'),
+    done: (outcome, diverged) =>
+      writeEvent(res, { ...runView(outcome, Math.round(performance.now() - startedAt)), ...(diverged ? { stream_diverged: true } : {}) }, 'run.completed'),
+  });
 }

@@ -1,76 +1,44 @@
-// A streamed run: the same runWithCreditHold workflow as every run, started
-// after this API process listens on the run's channel, so the worker's chunks
-// reach whichever replica holds the client's connection. Nothing is written
-// to the client before the hold is placed: the first chunk (the runtime runs
-// only after the hold) or the workflow's result opens the stream, and a run
-// refused or failed before that answers with an ordinary HTTP error. The
-// final outcome comes from the workflow's result, never from the chunks, so
-// a lost chunk costs latency, not correctness; settlement is the workflow's
-// and happens once whether or not the client is still there.
-import type { Client } from '@temporalio/client';
+// Server-Sent Events for streamed runs, shared by POST /v1/runs and the
+// OpenAI-compatible chat completions: the run itself is the run starter's
+// (RunStarter.stream); this writes it to the client. Nothing is written
+// before the hold is placed, so a run refused or failed before its first
+// chunk answers with an ordinary HTTP error; after that a failure is an event
+// in the stream, in the endpoint's own shape.
 import type { Response } from 'express';
-import type { RunStreamHub } from '../../core/runs/run-stream-hub';
-import { RunStreamAssembler } from '../../core/runs/run-stream';
-import { runWorkflowId, type RunOutcome, type RunRequest } from '../../core/runs/contract';
+import type { AppError } from '../../core/errors';
+import type { RunOutcome, RunRequest } from '../../core/runs/contract';
+import { runOutcomeError } from './outcome';
+import type { RunStarter } from './run-starter';
 
-export interface StreamingRunDeps {
-  temporal: Client;
-  hub: RunStreamHub;
-  taskQueue: string;
-}
-
-export interface StreamHandlers {
-  /** Once, before the first byte: the hold is placed. */
-  open(): void;
+/** What an endpoint writes at each step of a streamed run. */
+export interface EventStreamWriters {
+  /** The first event, once the hold is placed (the headers are already sent). */
+  started(): void;
   text(text: string): void;
+  /** The run failed after the stream opened. */
+  error(error: AppError): void;
+  /** The run succeeded; `diverged`: the live text was not a prefix of the final output. */
+  done(outcome: Extract<RunOutcome, { status: 'succeeded' }>, diverged: boolean): void;
 }
 
-export interface StreamedRun {
-  /** null when the client went away first (the run goes on and settles without it). */
-  outcome: RunOutcome | null;
-  opened: boolean;
-  /** The live text was not a prefix of the final output (a retried step answered differently). */
-  diverged: boolean;
-}
-
-export async function streamRun(deps: StreamingRunDeps, run: RunRequest, handlers: StreamHandlers, signal: AbortSignal): Promise<StreamedRun> {
-  const assembler = new RunStreamAssembler();
-  let opened = false;
-  const open = () => {
-    if (opened) return;
-    opened = true;
-    handlers.open();
-  };
-  const unsubscribe = await deps.hub.subscribe(run.runId, {
-    chunk(chunk) {
-      if (signal.aborted) return;
-      open();
-      const fresh = assembler.accept(chunk);
-      if (fresh) handlers.text(fresh);
+export async function answerWithEventStream(res: Response, starter: RunStarter, run: RunRequest, startedAt: number, writers: EventStreamWriters): Promise<void> {
+  const { outcome, opened, diverged } = await starter.stream(run, {
+    open: () => {
+      openEventStream(res);
+      writers.started();
     },
-    lost: () => assembler.interrupt(),
-  });
-  try {
-    const handle = await deps.temporal.workflow.start('runWithCreditHold', {
-      workflowId: runWorkflowId(run.runId), taskQueue: deps.taskQueue, args: [{ ...run, stream: true }], workflowIdConflictPolicy: 'USE_EXISTING',
-    });
-    // The workflow's result (not an update): it survives a worker crash mid-run and follows the run to its end.
-    const result = handle.result() as Promise<RunOutcome>;
-    result.catch(() => undefined);
-    const gone = new Promise<null>((resolve) => {
-      if (signal.aborted) resolve(null);
-      signal.addEventListener('abort', () => resolve(null), { once: true });
-    });
-    const outcome = await Promise.race([result, gone]);
-    if (!outcome) return { outcome: null, opened, diverged: false };
-    if (outcome.status !== 'succeeded') return { outcome, opened, diverged: false };
-    open();
-    const { rest, diverged } = assembler.finish(outcome.output);
-    if (rest) handlers.text(rest);
-    return { outcome, opened, diverged };
-  } finally {
-    await unsubscribe();
+    text: (text) => writers.text(text),
+  }, clientGone(res), startedAt);
+  if (!outcome) return;
+  if (outcome.status !== 'succeeded') {
+    const error = runOutcomeError(outcome, run.runId);
+    // Before the first byte the client gets an ordinary HTTP error (402, 504, …).
+    if (!opened) throw error;
+    writers.error(error);
+  } else {
+    writers.done(outcome, diverged);
   }
+  res.end();
 }
 
 /** An AbortSignal that fires when the client closes the connection before the answer is complete. */

@@ -80,8 +80,4 @@ export class RunStreamAssembler {
     this.sent = output;
     return { rest, diverged: false };
   }
-
-  get text(): string {
-    return this.sent;
-  }
 }
