@@ -1,6 +1,8 @@
 // A small JSON-over-HTTP call on a keep-alive agent. The run path calls the
 // runtime once per run, so reusing warm sockets (no TCP handshake, no fetch
-// stream machinery) keeps CMP's own overhead well under a millisecond.
+// stream machinery) keeps CMP's own overhead well under a millisecond. A
+// streamed run uses the same call with `onText`: a successful answer's body
+// goes to it as it arrives, under the same deadline.
 import http from 'node:http';
 import https from 'node:https';
 import { RuntimeTimeoutError, RuntimeUnavailableError } from './agent-runtime';
@@ -12,7 +14,14 @@ export interface HttpResponse {
 }
 
 export interface HttpClient {
-  request(method: string, url: URL, opts: { headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal; what: string }): Promise<HttpResponse>;
+  /**
+   * With `onText`, a 2xx answer's body is handed to it piece by piece (as UTF-8 text) instead of being collected: the
+   * response then has no body and empty text. It resolves when the body ends or `onText` returns true (the caller has
+   * what it needs); an error `onText` throws ends the request and rejects with that error.
+   */
+  request(method: string, url: URL, opts: {
+    headers?: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal; what: string; onText?: (text: string) => boolean | void;
+  }): Promise<HttpResponse>;
   close(): void;
 }
 
@@ -22,7 +31,7 @@ export function createHttpClient(maxSockets = 64): HttpClient {
     'https:': new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
   };
   return {
-    request(method, url, { headers = {}, body, timeoutMs, signal, what }) {
+    request(method, url, { headers = {}, body, timeoutMs, signal, what, onText }) {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const transport = url.protocol === 'https:' ? https : http;
       return new Promise<HttpResponse>((resolve, reject) => {
@@ -46,9 +55,31 @@ export function createHttpClient(maxSockets = 64): HttpClient {
             },
           },
           (res) => {
+            res.on('error', (err) => finish(() => reject(new RuntimeUnavailableError(`${what}: ${err.message}`))));
+            const status = res.statusCode ?? 0;
+            if (onText && status >= 200 && status < 300) {
+              res.setEncoding('utf8');
+              res.on('data', (text: string) => {
+                if (settled) return;
+                let done;
+                try {
+                  done = onText(text);
+                } catch (err) {
+                  finish(() => reject(err));
+                  req.destroy();
+                  return;
+                }
+                if (!done) return;
+                finish(() => resolve({ status, body: undefined, text: '' }));
+                // The rest of the body drains and the socket goes back to the pool, unless the server keeps it open.
+                const drain = setTimeout(() => req.destroy(), 1000);
+                res.once('end', () => clearTimeout(drain));
+              });
+              res.on('end', () => finish(() => resolve({ status, body: undefined, text: '' })));
+              return;
+            }
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('error', (err) => finish(() => reject(new RuntimeUnavailableError(`${what}: ${err.message}`))));
             res.on('end', () =>
               finish(() => {
                 const text = Buffer.concat(chunks).toString('utf8');
@@ -60,7 +91,7 @@ export function createHttpClient(maxSockets = 64): HttpClient {
                     parsed = undefined;
                   }
                 }
-                resolve({ status: res.statusCode ?? 0, body: parsed, text });
+                resolve({ status, body: parsed, text });
               }),
             );
           },

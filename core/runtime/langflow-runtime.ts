@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config';
 import {
   RuntimeRequestError,
-  RuntimeTimeoutError,
   RuntimeUnavailableError,
   type AgentRuntime,
   type EnsureFlowInput,
@@ -88,76 +87,55 @@ export class LangflowRuntime implements AgentRuntime {
   }
 
   async run(flowIdOrEndpoint: string, input: RunInput, opts: RunOptions = {}): Promise<RunResult> {
-    const body: Record<string, unknown> = { input_value: input.input, input_type: 'chat', output_type: 'chat' };
-    if (input.tweaks) body.tweaks = input.tweaks;
-    if (input.sessionId) body.session_id = input.sessionId;
+    const what = `Langflow run of ${flowIdOrEndpoint}`;
     const t0 = performance.now();
-    const res = await this.call(
-      'POST',
-      `/api/v1/run/${encodeURIComponent(flowIdOrEndpoint)}?stream=false`,
-      body,
-      opts.timeoutMs ?? this.opts.runTimeoutMs,
-      `Langflow run of ${flowIdOrEndpoint}`,
-      opts.signal,
-    );
+    const res = await this.call('POST', runPath(flowIdOrEndpoint, false), runBody(input), opts.timeoutMs ?? this.opts.runTimeoutMs, what, opts.signal);
     const latencyMs = performance.now() - t0;
-    if (res.status !== 200) throw this.errorFor(res, `Langflow run of ${flowIdOrEndpoint}`);
+    if (res.status !== 200) throw this.errorFor(res, what);
     return { ...parseRunResponse(res.body, flowIdOrEndpoint), latencyMs, raw: res.body };
   }
 
   async stream(flowIdOrEndpoint: string, input: RunInput, opts: RunOptions & { onText(text: string): void }): Promise<RunResult> {
     const what = `Langflow streamed run of ${flowIdOrEndpoint}`;
-    const body: Record<string, unknown> = { input_value: input.input, input_type: 'chat', output_type: 'chat' };
-    if (input.tweaks) body.tweaks = input.tweaks;
-    if (input.sessionId) body.session_id = input.sessionId;
-    const timeoutMs = opts.timeoutMs ?? this.opts.runTimeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
     const t0 = performance.now();
+    let buffer = '';
     let streamed = false;
-    try {
-      const res = await fetch(`${this.base}/api/v1/run/${encodeURIComponent(flowIdOrEndpoint)}?stream=true`, {
-        method: 'POST', headers: { 'x-api-key': this.opts.apiKey, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify(body), signal,
-      });
-      if (res.status !== 200 || !res.body) {
-        const text = await res.text();
-        let parsed: unknown;
+    let result: RunResult | undefined;
+    // Events are JSON objects separated by blank lines; a network read may end anywhere in one.
+    const onText = (text: string) => {
+      buffer += text;
+      let cut: number;
+      while (!result && (cut = buffer.indexOf('\n\n')) >= 0) {
+        const raw = buffer.slice(0, cut).trim();
+        buffer = buffer.slice(cut + 2);
+        if (!raw) continue;
+        let event: { event?: string; data?: Record<string, unknown> };
         try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
+          event = JSON.parse(raw) as typeof event;
+        } catch (err) {
+          throw new RuntimeUnavailableError(`${what}: ${(err as Error).message}`);
         }
-        throw this.errorFor({ status: res.status, body: parsed, text }, what);
-      }
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const bytes of res.body) {
-        buffer += decoder.decode(bytes as Uint8Array, { stream: true });
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const raw = buffer.slice(0, cut).trim();
-          buffer = buffer.slice(cut + 2);
-          if (!raw) continue;
-          const event = JSON.parse(raw) as { event?: string; data?: Record<string, unknown> };
-          if (event.event === 'token' && typeof event.data?.chunk === 'string') {
-            streamed = true;
-            opts.onText(event.data.chunk);
-          } else if (event.event === 'error') {
-            throw new RuntimeRequestError(`${what} failed: ${JSON.stringify(event.data?.error ?? event.data).slice(0, 500)}`);
-          } else if (event.event === 'end') {
-            const result = parseRunResponse(event.data?.result, flowIdOrEndpoint);
-            // Components that answer in one piece (the launch agents do) stream no tokens: the whole answer is the one chunk.
-            if (!streamed) opts.onText(result.text);
-            return { ...result, latencyMs: performance.now() - t0, raw: event.data?.result };
-          }
+        if (event.event === 'token' && typeof event.data?.chunk === 'string') {
+          streamed = true;
+          opts.onText(event.data.chunk);
+        } else if (event.event === 'error') {
+          throw new RuntimeRequestError(`${what} failed: ${JSON.stringify(event.data?.error ?? event.data).slice(0, 500)}`);
+        } else if (event.event === 'end') {
+          const parsed = parseRunResponse(event.data?.result, flowIdOrEndpoint);
+          // Components that answer in one piece (the launch agents do) stream no tokens: the whole answer is the one chunk.
+          if (!streamed) opts.onText(parsed.text);
+          result = { ...parsed, latencyMs: performance.now() - t0, raw: event.data?.result };
         }
       }
-      throw new RuntimeUnavailableError(`${what} ended without its end event`);
-    } catch (err) {
-      if (deadline.aborted) throw new RuntimeTimeoutError(timeoutMs, what);
-      if (err instanceof RuntimeRequestError || err instanceof RuntimeUnavailableError) throw err;
-      throw new RuntimeUnavailableError(`${what}: ${(err as Error).message}`);
-    }
+      return result !== undefined;
+    };
+    const res = await this.http.request('POST', new URL(this.base + runPath(flowIdOrEndpoint, true)), {
+      headers: { 'x-api-key': this.opts.apiKey, accept: 'text/event-stream' }, body: runBody(input),
+      timeoutMs: opts.timeoutMs ?? this.opts.runTimeoutMs, signal: opts.signal, what, onText,
+    });
+    if (res.status !== 200) throw this.errorFor(res, what);
+    if (!result) throw new RuntimeUnavailableError(`${what} ended without its end event`);
+    return result;
   }
 
   async close(): Promise<void> {
@@ -198,6 +176,16 @@ export class LangflowRuntime implements AgentRuntime {
     }
     return new RuntimeRequestError(`${what} failed with HTTP ${res.status}: ${detail}`, res.status);
   }
+}
+
+const runPath = (flowIdOrEndpoint: string, stream: boolean) => `/api/v1/run/${encodeURIComponent(flowIdOrEndpoint)}?stream=${stream}`;
+
+/** The body of a run, streamed or not. */
+function runBody(input: RunInput): Record<string, unknown> {
+  return {
+    input_value: input.input, input_type: 'chat', output_type: 'chat',
+    ...(input.tweaks ? { tweaks: input.tweaks } : {}), ...(input.sessionId ? { session_id: input.sessionId } : {}),
+  };
 }
 
 /**
