@@ -1,6 +1,7 @@
 // Response and shared request schemas of the HTTP contract (also the OpenAPI
 // components). Money is always integer millicredits (`_mc`); 1 credit = 1000.
 import { z } from './openapi';
+import { API_KEY_SCOPES } from '../core/api-keys/store';
 
 export const uuid = z.string().uuid();
 export const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes');
@@ -93,7 +94,7 @@ export const apiKeySchema = z
     id: uuid,
     name: z.string(),
     prefix: z.string(),
-    scopes: z.array(z.string()),
+    scopes: z.array(z.enum(API_KEY_SCOPES)),
     instance_id: uuid.nullable(),
     created_at: z.string(),
     last_used_at: z.string().nullable(),

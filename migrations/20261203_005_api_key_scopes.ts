@@ -6,7 +6,6 @@ import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`update api_keys set scopes = '{runs}' where cardinality(scopes) = 0`);
-  await knex.raw(`alter table api_keys alter column scopes set default '{runs}'`);
   await knex.raw(`alter table api_keys add constraint api_keys_scopes_check
     check (cardinality(scopes) > 0 and scopes <@ array['runs', 'usage:read']::text[])`);
   await knex.raw(`comment on column api_keys.scopes is 'What the key may do: runs (call agents), usage:read (read balance and usage)'`);

@@ -17,7 +17,7 @@ export interface ApiKey {
   orgId: string;
   name: string;
   prefix: string;
-  scopes: string[];
+  scopes: ApiKeyScope[];
   instanceId: string | null;
   createdAt: string;
   lastUsedAt: string | null;

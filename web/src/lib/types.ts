@@ -6,14 +6,8 @@ import type { components } from './api/schema';
 type Schemas = components['schemas'];
 
 export type Plan = Schemas['Plan'];
-export type Version = Schemas['OfferingVersion'];
 export type Offering = Schemas['Offering'];
-export type OfferingDetail = Schemas['OfferingDetail'];
-export type CreditPack = Schemas['CreditPack'];
-export type Instance = Schemas['Instance'];
-export type ApiKey = Schemas['ApiKey'];
-export type Wallet = Schemas['Wallet'];
-export type StatementEntry = Schemas['StatementEntry'];
+export type ApiKeyScope = Schemas['ApiKey']['scopes'][number];
 
 // An order's `progress` is the provisioning workflow's query answer, which the OpenAPI document leaves open
 // (it is the workflow's, not the API's); the store reads these fields of it.

@@ -5065,7 +5065,7 @@ export interface components {
             name: string;
             prefix: string;
             revoked_at: string | null;
-            scopes: string[];
+            scopes: ("runs" | "usage:read")[];
         };
         ChatCompletion: {
             choices: {

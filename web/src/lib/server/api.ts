@@ -53,7 +53,7 @@ export function problemMessage(status: number, body: unknown): string {
   return [p?.detail ?? p?.title ?? `The API answered ${status}`, fields].filter(Boolean).join(' — ');
 }
 
-/** An untyped call for what the typed client cannot express (the demo's cookies, a streamed answer). */
+/** An untyped call answering the API's raw Response: the demo forwards its cookies both ways, the embed widget passes the status and body on. */
 export async function rawCall(event: Event, path: string, opts: CallOptions = {}): Promise<Response> {
   const url = new URL(`${apiUrl()}${path}`);
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
