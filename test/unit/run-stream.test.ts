@@ -1,7 +1,11 @@
 // The run stream's wire rules: payloads that fit one NOTIFY whatever the text,
 // and an assembler that forwards only text it can prove contiguous, so the
 // streamed text always ends up equal to the run's final output.
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeTimeoutError } from '../../core/runtime/agent-runtime';
+import { createHttpClient } from '../../core/runtime/http-json';
 import { decodeRunChunk, encodeRunChunks, MAX_NOTIFY_BYTES, RunStreamAssembler, runStreamChannel } from '../../core/runs/run-stream';
 
 describe('encodeRunChunks', () => {
@@ -56,5 +60,55 @@ describe('RunStreamAssembler', () => {
     a.interrupt();
     expect(a.accept({ s: 'a', o: 4, t: 'two ' })).toBe('');
     expect(a.finish('one two three')).toEqual({ rest: 'two three', diverged: false });
+  });
+});
+
+// A streamed Langflow run reads its answer through the keep-alive client's onText option.
+describe('createHttpClient onText', () => {
+  let server: http.Server;
+  let base: string;
+  const client = createHttpClient();
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/fail') {
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"boom"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // "é" split across two writes: the text handed on must not break it.
+      const e = Buffer.from('é');
+      res.write(Buffer.concat([Buffer.from('one '), e.subarray(0, 1)]));
+      setTimeout(() => res.write(Buffer.concat([e.subarray(1), Buffer.from(' two')])), 20);
+      if (req.url === '/hang') return;
+      setTimeout(() => res.end(' three'), 40);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    client.close();
+    server.close();
+  });
+
+  it('hands a 2xx body on as text while it arrives and resolves at its end', async () => {
+    const pieces: string[] = [];
+    const res = await client.request('POST', new URL(`${base}/ok`), { body: {}, timeoutMs: 5000, what: 'test', onText: (t) => void pieces.push(t) });
+    expect(res).toMatchObject({ status: 200, text: '' });
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe('one é two three');
+  });
+
+  it('resolves as soon as onText has what it needs, and collects a failure answer as usual', async () => {
+    let seen = '';
+    await client.request('POST', new URL(`${base}/hang`), { timeoutMs: 5000, what: 'test', onText: (t) => (seen += t).includes('two') });
+    expect(seen).toBe('one é two');
+    const failed = await client.request('POST', new URL(`${base}/fail`), { timeoutMs: 5000, what: 'test', onText: () => undefined });
+    expect(failed).toMatchObject({ status: 500, body: { detail: 'boom' } });
+  });
+
+  it('keeps the whole-request deadline and passes on an error onText throws', async () => {
+    await expect(client.request('POST', new URL(`${base}/hang`), { timeoutMs: 300, what: 'test', onText: () => undefined })).rejects.toBeInstanceOf(RuntimeTimeoutError);
+    const bad = new Error('bad event');
+    await expect(client.request('POST', new URL(`${base}/ok`), { timeoutMs: 5000, what: 'test', onText: () => { throw bad; } })).rejects.toBe(bad);
   });
 });
