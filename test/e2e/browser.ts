@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from '../../deploy/local/stack';
-import { until as untilShared } from '../support/until';
+import { DEV_PASSWORD } from '../support/oidc';
 
 export const screenshotDir = path.join(repoRoot, 'test/artifacts/screenshots');
 
@@ -74,7 +74,7 @@ export async function shoot(page: Page, name: string): Promise<void> {
 const leftKeycloak = (u: URL) => !u.pathname.startsWith('/realms/');
 
 /** Fills Keycloak's real sign-in form. */
-export async function signInAtProvider(page: Page, email: string, password = 'cmp-dev'): Promise<void> {
+export async function signInAtProvider(page: Page, email: string, password = DEV_PASSWORD): Promise<void> {
   await page.waitForSelector('#kc-form-login');
   await page.fill('#username', email);
   await page.fill('#password', password);
@@ -93,5 +93,5 @@ export async function registerAtProvider(page: Page, person: { email: string; pa
   await Promise.all([page.waitForURL(leftKeycloak), page.click('#kc-register-form [type=submit]')]);
 }
 
-/** The tests' one polling helper, with a browser's longer default. */
-export const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> => untilShared(what, fn, timeoutMs);
+/** The tests' one polling helper, for the browser tests that import it from here. */
+export { until } from '../support/until';

@@ -3,7 +3,6 @@
 // waited out and the call completes; an outage longer than the call's
 // deadline fails it with a clear 503 and nothing is charged.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { startOpenBao, type OpenBaoService } from '../../deploy/local/openbao';
 import { testLayout } from '../../deploy/local/stack';
 import { issueRunToken } from '../../core/connectors';
 import { connectorChargeId } from '../../core/connectors/contract';
+import { freePort } from '../support/listeners';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
 import { startToolServer, type ToolServer } from '../support/tool-server';
@@ -28,17 +28,6 @@ let user: string;
 let orgId: string;
 let instanceId: string;
 let binding: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: found } = server.address() as net.AddressInfo;
-      server.close(() => resolve(found));
-    });
-  });
-}
 
 /** A sealed OpenBao answers every request 503 until it is unsealed: a real outage. */
 const setVaultDown = (down: boolean) => (down ? vault!.seal() : vault!.unseal());

@@ -19,7 +19,7 @@ import type { Service } from '../../deploy/local/processes';
 import { testLayout } from '../../deploy/local/stack';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { until as untilShared } from '../support/until';
+import { until } from '../support/until';
 
 const layout = testLayout();
 // The SDK's metrics for this process's workers (one Runtime per process, installed before any connection).
@@ -36,8 +36,6 @@ let unregister: () => void;
 let buyer: string;
 let parkedOrderId: string;
 let paidOrderId: string;
-
-const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, show?: () => Promise<unknown>) => untilShared(what, fn, timeoutMs, show);
 
 type Sample = { metric: Record<string, string>; value: [number, string] };
 async function query(expr: string): Promise<{ status: string; error?: string; data?: { result: Sample[] } }> {

@@ -20,7 +20,7 @@ import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature
 import { hangOnDemand, startHangingServer, type HangingServer } from '../support/hanging-runtime';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
-import { until as untilShared } from '../support/until';
+import { until } from '../support/until';
 import { spawnWorker } from '../support/worker-process';
 
 let p: TestPlatform;
@@ -32,8 +32,6 @@ let openai: OpenAI;
 let hang: HangingServer;
 
 const TICKET = 'Our production API is down for all customers, every request returns 503 since 20 minutes!';
-
-const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000) => untilShared(what, fn, timeoutMs);
 
 async function setBalance(mc: number) {
   const current = (await p.call('GET', '/v1/wallet', { token })).body.available_mc as number;

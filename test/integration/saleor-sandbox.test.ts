@@ -12,6 +12,7 @@ import { startSaleorSandbox, testLayout } from '../../deploy/local/stack';
 import { httpOk, type Service } from '../../deploy/local/processes';
 import { GraphqlSaleorClient, SaleorRequestError, SaleorUnavailableError } from '../../core/saleor/client';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
+import { freePort } from '../support/listeners';
 import { testConfig } from '../support/stack';
 import { until } from '../support/until';
 
@@ -30,17 +31,6 @@ interface OrderFullyPaidPayload {
     lines: { id: string; productVariantId: string; productSku: string; productName: string; quantity: number }[];
     total: { gross: { amount: number; currency: string } };
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const waitFor = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> =>

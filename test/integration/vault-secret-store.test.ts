@@ -4,7 +4,6 @@
 // token (so other test files never see the fault).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import {
   createSecretStore,
   type SecretStore,
 } from '../../core/secrets';
-import { listeningSockets } from '../support/listeners';
+import { freePort, listeningSockets } from '../support/listeners';
 import { testConfig } from '../support/stack';
 
 const config = testConfig();
@@ -230,15 +229,4 @@ async function retryRetryable<T>(fn: () => Promise<T>, attempts = 40, delayMs = 
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpOk, type Service } from '../../deploy/local/processes';
 import { startNodeService, startTemporal, testLayout, type StackLayout } from '../../deploy/local/stack';
 import { testConfig, workflowBundlePath } from '../support/stack';
-import { until as untilShared } from '../support/until';
+import { until } from '../support/until';
 
 const base = testLayout();
 // A private server: stopping it must not disturb the shared one the other test files use.
@@ -23,11 +23,8 @@ const healthUrl = `http://127.0.0.1:${healthPort}`;
 let temporal: Service | undefined;
 let worker: Service | undefined;
 
-const status = async (path: string) => (await fetch(`${healthUrl}${path}`, { signal: AbortSignal.timeout(5000) })).status;
-/** A probe that cannot connect yet counts as "not yet". */
-const until = async (what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-  await untilShared(what, () => fn().catch(() => false), timeoutMs);
-};
+/** The probe's HTTP status; 0 while it cannot connect (a "not yet" for until). */
+const status = async (path: string) => (await fetch(`${healthUrl}${path}`, { signal: AbortSignal.timeout(5000) }).catch(() => null))?.status ?? 0;
 
 beforeAll(async () => {
   temporal = await startTemporal(layout, { inMemory: true });

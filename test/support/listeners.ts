@@ -1,6 +1,20 @@
-// The TCP sockets a process listens on, read from /proc (Linux): the proof
+// Ports and listeners for tests: a free loopback port for a private server,
+// and the TCP sockets a process listens on, read from /proc (Linux): the proof
 // that a server binds loopback only, on the ports it was given.
 import fs from 'node:fs';
+import net from 'node:net';
+
+/** A TCP port free on 127.0.0.1 right now (the system picks it), for a server a test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** "address:port" of every listening TCP socket (IPv4 and IPv6) the process holds. */
 export function listeningSockets(pid: number): string[] {

@@ -5,7 +5,7 @@
  * Polls `fn` until it answers something truthy and returns that; after `timeoutMs` fails with `what`
  * and, when given, what `show` reads (the state the wait never saw change).
  */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 45_000, show?: () => Promise<unknown>): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, show?: () => Promise<unknown>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

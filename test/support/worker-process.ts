@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { onTestFinished } from 'vitest';
 import { repoRoot, testLayout } from '../../deploy/local/stack';
 import type { Config } from '../../core/config';
 import { workflowBundlePath } from './stack';
@@ -15,7 +16,8 @@ export interface WorkerProcess {
 
 /**
  * Starts `workers/<queue>.ts` with the platform's configuration, its queues named with `queueSuffix`
- * (TEMPORAL_TASK_QUEUE_SUFFIX), its output in the test layout's log folder.
+ * (TEMPORAL_TASK_QUEUE_SUFFIX), its output in the test layout's log folder. Call it inside a test: the worker
+ * is killed when that test finishes, passed or failed, so a failing test leaves no worker polling.
  */
 export function spawnWorker(queue: 'provisioning' | 'runs' | 'connectors' | 'housekeeping', opts: { config: Config; queueSuffix: string; env?: Record<string, string> }): WorkerProcess {
   const configEnv = Object.fromEntries(Object.entries(opts.config).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
@@ -26,14 +28,13 @@ export function spawnWorker(queue: 'provisioning' | 'runs' | 'connectors' | 'hou
     detached: true,
   });
   fs.closeSync(log);
-  return {
-    process: child,
-    kill() {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    },
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
   };
+  onTestFinished(kill);
+  return { process: child, kill };
 }
