@@ -1,6 +1,8 @@
 // Cuts the Saleor sandbox's SDL out of Saleor's real schema: the root fields,
-// types, fields and arguments CMP's documents use (core/saleor/documents.ts),
-// with input types whole and enums whole, nothing renamed or retyped. Run it
+// types, fields and arguments CMP's documents use (core/saleor/documents.ts);
+// of each input type its required fields and the ones CMP sends (written in a
+// document, or in the variables: SANDBOX_SUBSET_OPTIONS.inputFields); enums
+// whole; nothing renamed or retyped. Run it
 // after changing a document:
 //   npx tsx test/support/saleor-schema-subset.ts
 // (it reads ../shared/contracts/saleor/schema.graphql; the sandbox reads only
@@ -28,6 +30,7 @@ import {
   isNonNullType,
   isObjectType,
   isRequiredArgument,
+  isRequiredInputField,
   isScalarType,
   isSpecifiedScalarType,
   isUnionType,
@@ -50,12 +53,36 @@ export interface SubsetOptions {
   extraFields?: Record<string, string[]>;
   /** The concrete types the sandbox answers for an abstract type (`updateMetadata.item` is an Order, a Checkout or a Product). */
   possibleTypes?: Record<string, string[]>;
+  /**
+   * The input fields CMP sends in variables (core/saleor/client.ts), which the documents cannot show. An input type
+   * keeps its required fields, these, and the fields the documents write literally; the rest (translations, the
+   * ~30 filters the sandbox ignores) stay out.
+   */
+  inputFields?: Record<string, string[]>;
 }
 
 /** What the sandbox serves beyond the documents' selections. */
 export const SANDBOX_SUBSET_OPTIONS: SubsetOptions = {
   extraFields: { Event: ['issuedAt', 'version'] },
   possibleTypes: { ObjectWithMetadata: ['Order', 'Checkout', 'Product'], Event: ['OrderFullyPaid'] },
+  inputFields: {
+    ProductCreateInput: ['productType', 'category', 'name', 'slug'],
+    ProductChannelListingUpdateInput: ['updateChannels'],
+    ProductChannelListingAddInput: ['channelId', 'isPublished', 'visibleInListings', 'isAvailableForPurchase'],
+    ProductVariantBulkCreateInput: ['sku', 'name', 'attributes', 'trackInventory', 'stocks', 'channelListings'],
+    // CMP sends `attributes: []`; GraphQL wants an input type to have a field, so the attribute's id stays.
+    BulkAttributeValueInput: ['id'],
+    StockInput: ['warehouse', 'quantity'],
+    ProductVariantChannelListingAddInput: ['channelId', 'price'],
+    CheckoutCreateInput: ['channel', 'email', 'lines', 'metadata'],
+    CheckoutLineInput: ['variantId', 'quantity'],
+    MetadataInput: ['key', 'value'],
+    PaymentGatewayToInitialize: ['id'],
+    OrderFulfillInput: ['notifyCustomer', 'allowStockToBeExceeded', 'lines'],
+    OrderFulfillLineInput: ['orderLineId', 'stocks'],
+    OrderFulfillStockInput: ['quantity', 'warehouse'],
+    OrderGrantRefundCreateInput: ['amount', 'reason', 'transactionId'],
+  },
 };
 
 /** The schema that serves exactly these documents, cut out of the real one. */
@@ -64,6 +91,12 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
   const fields = new Map<string, Set<string>>();
   const args = new Map<string, Set<string>>();
   const named = new Set<string>();
+  // Input types: the fields sent (literally in a document, or listed in opts.inputFields).
+  const inputFields = new Map(Object.entries(opts.inputFields ?? {}).map(([type, list]) => [type, new Set(list)]));
+  const useInputField = (type: string, field: string) => {
+    if (!inputFields.has(type)) inputFields.set(type, new Set());
+    inputFields.get(type)!.add(field);
+  };
   const useField = (type: string, field: string) => {
     if (!fields.has(type)) fields.set(type, new Set());
     fields.get(type)!.add(field);
@@ -95,6 +128,10 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
           const t = typeInfo.getInputType();
           if (t) named.add(getNamedType(t).name);
         },
+        ObjectField(node) {
+          const parent = typeInfo.getParentInputType();
+          if (parent) useInputField(getNamedType(parent).name, node.name.value);
+        },
       }),
     );
   }
@@ -121,7 +158,14 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
     }
   }
 
-  // Argument and field types: their whole closure (input types whole, since a client may send any of their fields).
+  // An input type's kept fields: the required ones and the ones sent.
+  const keptInputFields = (t: GraphQLInputObjectType) => {
+    const all = t.getFields();
+    for (const f of inputFields.get(t.name) ?? []) if (!all[f]) throw new Error(`Saleor's ${t.name} has no input field ${f}`);
+    return Object.values(all).filter((f) => isRequiredInputField(f) || inputFields.get(t.name)?.has(f.name));
+  };
+
+  // Argument and field types, and the types of the kept input fields, closed over.
   const pending = [...named];
   const addType = (t: GraphQLType) => {
     const n = getNamedType(t).name;
@@ -143,7 +187,7 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
   }
   while (pending.length) {
     const t = realType(pending.pop()!);
-    if (isInputObjectType(t)) for (const f of Object.values(t.getFields())) addType(f.type);
+    if (isInputObjectType(t)) for (const f of keptInputFields(t)) addType(f.type);
   }
 
   const built = new Map<string, GraphQLNamedType>();
@@ -170,7 +214,7 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
         isOneOf: t.isOneOf,
         fields: () =>
           Object.fromEntries(
-            Object.values(t.getFields()).map((f): [string, GraphQLInputFieldConfig] => [
+            keptInputFields(t).map((f): [string, GraphQLInputFieldConfig] => [
               f.name,
               { type: ref(f.type), defaultValue: f.defaultValue, deprecationReason: f.deprecationReason },
             ]),
@@ -209,10 +253,11 @@ export function saleorSchemaSubset(real: GraphQLSchema, documents: string[], opt
 }
 
 const HEADER = `# The Saleor sandbox's schema: the subset of Saleor 3.23's real schema that
-# the sandbox serves (the types, fields and arguments of core/saleor/documents.ts),
-# copied from Saleor's schema.graphql without descriptions. Generated by
+# the sandbox serves (the types, fields and arguments of core/saleor/documents.ts;
+# of input types the required fields and those CMP sends), copied from Saleor's
+# schema.graphql without descriptions. Generated by
 #   npx tsx test/support/saleor-schema-subset.ts
-# test/unit/saleor-sandbox-schema.test.ts checks it against the real schema.
+# test/unit/saleor-sandbox-schema.test.ts checks it is this output and a subset of the real schema.
 `;
 
 export function printSandboxSchema(real: GraphQLSchema): string {

@@ -1,7 +1,8 @@
 // The Saleor sandbox serves its own SDL (deploy/local/saleor-sandbox/schema.graphql).
-// It must stay a faithful subset of Saleor's real schema: every type, field and
-// argument it declares exists in Saleor with the same type, nothing Saleor
-// requires is left out, and every document CMP sends is valid against it.
+// It is what test/support/saleor-schema-subset.ts cuts out of Saleor's real
+// schema, and must stay a faithful subset of it: every type, field and argument
+// it declares exists in Saleor with the same type, nothing Saleor requires is
+// left out, and every document CMP sends is valid against it.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +20,7 @@ import {
 } from 'graphql';
 import { saleorDocuments } from '../../core/saleor/documents';
 import { loadSandboxSchema, sandboxSchemaPath } from '../../deploy/local/saleor-sandbox/schema';
+import { printSandboxSchema } from '../support/saleor-schema-subset';
 import { realSaleorSchema } from '../support/shared-contracts';
 
 /** Where `subset` differs from `real`, one line each; empty when it is a faithful subset. */
@@ -82,6 +84,10 @@ function incompatibilities(subset: GraphQLSchema, real: GraphQLSchema): string[]
 describe("the Saleor sandbox's schema", () => {
   const real = realSaleorSchema("the sandbox's SDL is checked against Saleor's real schema");
   const sandbox = loadSandboxSchema();
+
+  it('is what the generator prints from the real schema (npx tsx test/support/saleor-schema-subset.ts after changing a document)', () => {
+    expect(fs.readFileSync(sandboxSchemaPath, 'utf8')).toBe(printSandboxSchema(real));
+  });
 
   it('declares only types, fields and arguments Saleor has, with the same types', () => {
     expect(incompatibilities(sandbox, real)).toEqual([]);
