@@ -131,7 +131,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     createRunRouter({
       api, temporal: deps.temporal, ledger, catalog, instances, runs, demoVisitors: new KnexDemoVisitorStore(db), tenancy, limiter, config, taskQueue: taskQueues.runs, requireApiKey: requireApiKey(keys), requireUser: user, idempotency: idem, streams,
     }),
-    createOpenAiRouter({ api, temporal: deps.temporal, config, instances, runs, limiter, taskQueue: taskQueues.runs, streams, requireApiKey: requireApiKey(keys) }),
+    createOpenAiRouter({ api, temporal: deps.temporal, config, instances, runs, ledger, limiter, taskQueue: taskQueues.runs, streams, requireApiKey: requireApiKey(keys) }),
     createSupportRouter({
       api, orders, temporal: deps.temporal, ledger, instances, audit, temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE,
       requireUser: user, requireSupport: requireRole('support', 'admin'), idempotency: idem,
@@ -144,7 +144,7 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     taskQueue: connectorsQueue, requireUser: user, idempotency: idem,
   }));
   routers.push(createInstanceMcpRouter({
-    api, temporal: deps.temporal, config, connectors, instances, runs, limiter, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
+    api, temporal: deps.temporal, config, connectors, instances, runs, ledger, limiter, taskQueues: { runs: taskQueues.runs, connectors: connectorsQueue }, requireApiKey: requireApiKey(keys),
   }));
   routers.push(createDocsRouter(api, config.API_PUBLIC_URL));
   return { routers, api, ledger, close: () => streams.close() };

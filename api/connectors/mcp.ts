@@ -15,7 +15,9 @@ import { MCP_LIST_TOOLS, type ToolCall } from '../../core/connectors/tools';
 import type { ConnectorBinding } from '../../core/connectors/types';
 import type { RateLimiter } from '../../core/runs/rate-limiter';
 import type { RunStore } from '../../core/runs/store';
+import type { RunOutcome } from '../../core/runs/contract';
 import { AppError, notFound } from '../../core/errors';
+import type { Ledger } from '../../core/ledger';
 import type { InstanceStore } from '../../core/instances/store';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
@@ -29,6 +31,7 @@ export interface McpRouteDeps {
   connectors: ConnectorStore;
   instances: InstanceStore;
   runs: RunStore;
+  ledger: Pick<Ledger, 'walletAvailable'>;
   limiter: RateLimiter;
   taskQueues: { runs: string; connectors: string };
   requireApiKey: RequestHandler;
@@ -58,9 +61,12 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
     const decision = await starter.admit(target, apiKeyId);
     if (!decision.allowed) return text(`Rate limited: retry in ${decision.resetSeconds} s`, true);
     const run = starter.request(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
-    await starter.recordStart(run);
-    // An MCP tool call answers once: wait for the run however long it takes (the runtime's own timeout bounds it).
-    const outcome = (await starter.execute(run, { startedAt }))!;
+    let outcome: RunOutcome | null = await starter.refusal(run);
+    if (!outcome) {
+      await starter.recordStart(run);
+      // An MCP tool call answers once: wait for the run however long it takes (the runtime's own timeout bounds it).
+      outcome = (await starter.execute(run, { startedAt }))!;
+    }
     if (outcome.status === 'succeeded') {
       return { content: [{ type: 'text', text: outcome.output }], structuredContent: { run_id: run.runId, credits_charged_mc: outcome.chargedMc, balance_mc: outcome.balanceMc } };
     }

@@ -10,6 +10,7 @@ import type { Config } from '../../core/config';
 import type { RateLimiter } from '../../core/runs/rate-limiter';
 import type { RunStore } from '../../core/runs/store';
 import { notFound, validation } from '../../core/errors';
+import type { Ledger } from '../../core/ledger';
 import type { InstanceStore } from '../../core/instances/store';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { rateLimitHeaders, rateLimited } from '../../core/runs/rate-limiter';
@@ -27,6 +28,7 @@ export interface OpenAiRouteDeps {
   config: Config;
   instances: InstanceStore;
   runs: RunStore;
+  ledger: Pick<Ledger, 'walletAvailable'>;
   limiter: RateLimiter;
   taskQueue: string;
   streams: RunStreamHub;
@@ -136,6 +138,8 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     const sessionId = req.header(SESSION_HEADER) ?? body.user;
     const run = starter.request(target, { apiKeyId: key.id, input, sessionId });
+    const refused = await starter.refusal(run);
+    if (refused) throw runOutcomeError(refused, run.runId);
     void starter.recordStart(run).catch(() => undefined);
     const id = `chatcmpl-${run.runId}`;
     const created = Math.floor(Date.now() / 1000);

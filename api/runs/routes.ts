@@ -108,6 +108,8 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const run = starter.request(target, {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
     });
+    const refused = await starter.refusal(run);
+    if (refused) throw runOutcomeError(refused, run.runId);
     recordStart(run);
     if (wantsStream(req)) return answerRunAsStream(starter, req, res, run, startedAt);
     answer(res, await starter.execute(run, { waitMs: config.RUN_SYNC_WAIT_MS, startedAt }), run.runId, startedAt);

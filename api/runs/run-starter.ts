@@ -1,13 +1,15 @@
 // Starting an organization's run: the one path that POST /v1/runs (JSON or
 // streamed), the OpenAI-compatible endpoints and the MCP `run_agent` tool
 // share. Admit the call under the plan's per-key and per-organization rate
-// limits, size the hold, write the "running" row, and start runWithCreditHold:
-// with Update-with-Start, waiting for its result up to a bound, or streamed.
+// limits, size the hold, refuse a run the wallet cannot cover from one read,
+// write the "running" row, and start runWithCreditHold: with
+// Update-with-Start, waiting for its result up to a bound, or streamed.
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from '../../core/config';
 import type { RunTarget } from '../../core/instances/store';
 import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
+import type { Ledger } from '../../core/ledger';
 import type { RateDecision, RateLimiter } from '../../core/runs/rate-limiter';
 import type { RunStreamHub } from '../../core/runs/run-stream-hub';
 import { RunStreamAssembler } from '../../core/runs/run-stream';
@@ -32,7 +34,11 @@ export interface StreamedRun {
   diverged: boolean;
 }
 
-export function createRunStarter(deps: { runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string; streams?: RunStreamHub }) {
+type Refusal = Extract<RunOutcome, { status: 'rejected' }>;
+
+export function createRunStarter(deps: {
+  runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string; streams?: RunStreamHub; ledger: Pick<Ledger, 'walletAvailable'>;
+}) {
   const { temporal, config, limiter } = deps;
 
   const startOptions = (run: RunRequest) => ({
@@ -61,6 +67,24 @@ export function createRunStarter(deps: { runs: RunStore; limiter: RateLimiter; t
         versionId: target.versionId, apiKeyId: call.apiKeyId, input: call.input, sessionId: call.sessionId, holdMc,
         pricePerRunMc: target.pricePerRunMc, pricePer1kTokensMc: target.pricePer1kTokensMc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
       };
+    },
+
+    /**
+     * A run whose wallet cannot cover its hold, refused before any workflow starts (one indexed read instead of a
+     * workflow, its hold attempt and its history). The workflow's hold stays the authority: a run that passes here
+     * and loses a race for the credits ends in the workflow's own refusal, the same 402.
+     */
+    async refusal(run: RunRequest): Promise<Refusal | null> {
+      const availableMc = await deps.ledger.walletAvailable(run.payer);
+      if (availableMc >= run.holdMc) return null;
+      recordRunOutcome('refused');
+      // The refused run's row, as the workflow writes it; not awaited, the answer does not depend on it.
+      void deps.runs.recordFinish({
+        id: run.runId, orgId: run.payer.kind === 'org' ? run.payer.orgId : null, demoVisitorId: run.payer.kind === 'demo' ? run.payer.visitorId : null,
+        instanceId: run.instanceId, offeringId: run.offeringId, apiKeyId: run.apiKeyId, holdMc: run.holdMc, status: 'rejected', holdTransferId: null,
+        costMc: 0, tokensIn: null, tokensOut: null, latencyMs: null, output: null, error: { type: 'insufficient-credits', availableMc },
+      }).catch(() => undefined);
+      return { status: 'rejected', runId: run.runId, reason: 'insufficient_credits', availableMc, requiredMc: run.holdMc };
     },
 
     /** The "running" row, so GET /v1/runs/{id} sees the run at once; the workflow writes the finished one. */

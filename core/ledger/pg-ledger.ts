@@ -284,6 +284,12 @@ export class PgLedger implements Ledger {
     return this.ensureAccount(`wallet:${orgId}`, 'wallet', orgId, true);
   }
 
+  async walletAvailable(payer: { kind: 'org'; orgId: string } | { kind: 'demo'; visitorId: string }): Promise<number> {
+    const code = payer.kind === 'org' ? `wallet:${payer.orgId}` : `demo_wallet:${payer.visitorId}`;
+    const row = await this.db('accounts').where({ code }).first<{ available: string | number } | undefined>(this.db.raw('credits_posted - debits_posted - debits_pending as available'));
+    return row ? Number(row.available) : 0;
+  }
+
   async ensureDemoWallet(visitorId: string): Promise<Account> {
     checkId(visitorId, 'visitorId');
     return this.ensureAccount(`demo_wallet:${visitorId}`, 'demo_wallet', null, true);

@@ -135,6 +135,8 @@ export interface Ledger {
   /** An organization's wallet by its id; null when no wallet has it. */
   getWallet(id: string): Promise<Account | null>;
   ensureWallet(orgId: string): Promise<Account>;
+  /** What a payer's wallet can cover now (0 when it has none yet), from one read by its unique code: a cheap pre-check, never the authority. */
+  walletAvailable(payer: { kind: 'org'; orgId: string } | { kind: 'demo'; visitorId: string }): Promise<number>;
   ensureDemoWallet(visitorId: string): Promise<Account>;
   ensureSystemAccount(kind: SystemAccountKind): Promise<Account>;
   checkInvariants(): Promise<{ violations: string[] }>;

@@ -100,6 +100,37 @@ describe('POST /v1/runs', () => {
     expect((await p.clients.ledger.checkInvariants()).violations).toEqual([]);
   });
 
+  it('80 runs the wallet cannot cover (POST /v1/runs and the OpenAI route): each a 402 from the pre-check, not one workflow started', async () => {
+    await setBalance(999, supportToken); // the run's hold is 1000
+    const startedAfter = new Date().toISOString();
+    const runsStarted = async () => {
+      const ids: string[] = [];
+      for await (const w of p.temporal.workflow.list({ query: `TaskQueue = '${p.taskQueues.runs}' AND StartTime >= '${startedAfter}'` })) ids.push(w.workflowId);
+      return ids;
+    };
+    const chat = (i: number) => p.call('POST', '/v1/chat/completions', {
+      headers: { authorization: `Bearer ${key}` }, body: { model: 'ticket-triage', messages: [{ role: 'user', content: `Ticket ${i}: refund please` }] },
+    });
+    const [viaRuns, viaChat] = await Promise.all([
+      Promise.all(Array.from({ length: 60 }, (_, i) => run(`Ticket ${i}: refund please`))),
+      Promise.all(Array.from({ length: 20 }, (_, i) => chat(i))),
+    ]);
+    for (const r of viaRuns) {
+      expect(r.status, JSON.stringify(r.body)).toBe(402);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect(r.body).toMatchObject({ available_mc: 999, required_mc: 1000 });
+      expect(r.body.type).toMatch(/insufficient-credits$/);
+    }
+    for (const r of viaChat) expect(r.status, JSON.stringify(r.body)).toBe(402);
+    // Visibility lags the server: one run that can be paid starts afterwards, and once it is listed, nothing else is.
+    await setBalance(1000, supportToken);
+    const paid = await run('Ticket 81: refund please');
+    expect(paid.status, JSON.stringify(paid.body)).toBe(200);
+    const listed = await until('the paid run listed', async () => ((await runsStarted()).length > 0 ? runsStarted() : null), 30_000);
+    expect(listed).toEqual([runWorkflowId(paid.body.run_id)]);
+    expect((await p.clients.ledger.balance(walletId)).debitsPending).toBe(0);
+  });
+
   it('runtime timeout: 504, the hold released, nothing charged', async () => {
     await setBalance(5000, supportToken);
     const r = await run('[hang] please triage');
