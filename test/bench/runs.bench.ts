@@ -20,6 +20,27 @@
 // untraced path (tracing off, as with no OTEL_EXPORTER_OTLP_ENDPOINT),
 // BENCH_TRACING_PAIRS pairs (default BENCH_METRICS_PAIRS), and reports
 // tracing_throughput_ratio (on / off). BENCH_TRACING=off skips it.
+// Processes: with BENCH_PROCESSES=split (the default) the table's run path is
+// an API process and a runs worker process (test/bench/run-path-process.ts),
+// as production and `npm run dev` run them, and the floor's worker is a
+// process of its own; BENCH_PROCESSES=one serves both from this process (the
+// load generator's) on one event loop. The metrics and tracing phases compare
+// code paths and run in this process either way.
+// Breakdown: at c1, where a run's and a floor workflow's time goes, from the
+// Temporal server's Prometheus metrics (service and persistence latency per
+// operation), the SDK worker's (workflow task schedule-to-start and execution,
+// each local activity) and the API's request latency: per-phase means.
+// Refused runs: c16 runs on a key whose wallet cannot cover the hold, their
+// p95 (refused_p95_ms) and how many workflows they started (visibility).
+// Floor speed-up: the floor at c16 on the stack's Temporal server against
+// today's configuration (the CLI dev server as of issue 17's start) started
+// beside it, BENCH_FLOOR_PAIRS alternating pairs (floor_speedup_vs_baseline);
+// BENCH_FLOOR_CANDIDATE=full-sqlite|full-postgres puts the full Temporal
+// server (TEMPORAL_SERVER_BIN, TEMPORAL_SQL_TOOL, TEMPORAL_SERVER_SCHEMA) in
+// the stack server's place for that comparison; BENCH_FLOOR_BASELINE=off skips it.
+// Candidates: BENCH_AB=native-client,pollers pairs the in-process path with a
+// variant (the API's Temporal client on a NativeConnection; the worker with
+// nonStickyToStickyPollRatio 1) at c16 and c1, BENCH_AB_PAIRS pairs each.
 //   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
 //   BENCH_RUNS=5 BENCH_WARMUP=10 BENCH_METRICS_PAIRS=1 npm run bench:runs   (a smoke: does it run?)
 import fs from 'node:fs';
@@ -47,6 +68,10 @@ import { stopAll, type Service } from '../../deploy/local/processes';
 import { seedCatalog } from '../../deploy/local/seed';
 import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout } from '../../deploy/local/stack';
 import { startFakeRuntime } from '../support/fake-runtime';
+import { phase, parseHistograms, scrape, sdkKeep, serverKeep, type Histograms } from './breakdown';
+import { startDevServer, startFullServer, TODAY_DYNAMIC_CONFIG, type TemporalServer } from './temporal-servers';
+import { exposition } from '../../core/metrics/registry';
+import { portOpen, startProcess } from '../../deploy/local/processes';
 import { floorResultUpdate } from './temporal-floor.workflow';
 import { workflowInterceptorModules } from '../../workers/tracing';
 import { initTracing, type Tracing } from '../../core/observability/tracing';
@@ -63,6 +88,15 @@ const tracingMode = process.env.BENCH_TRACING ?? 'both';
 const tracingPairs = Number(process.env.BENCH_TRACING_PAIRS ?? metricsPairs);
 if (!['both', 'off'].includes(tracingMode)) throw new Error('BENCH_TRACING must be both or off');
 setMetricsEnabled(metricsMode !== 'off');
+const processesMode = process.env.BENCH_PROCESSES ?? 'split';
+if (!['split', 'one'].includes(processesMode)) throw new Error('BENCH_PROCESSES must be split or one');
+const floorBaseline = process.env.BENCH_FLOOR_BASELINE ?? 'on';
+const floorCandidate = process.env.BENCH_FLOOR_CANDIDATE ?? 'stack';
+const floorPairs = Number(process.env.BENCH_FLOOR_PAIRS ?? 3);
+const abCandidates = (process.env.BENCH_AB ?? '').split(',').filter(Boolean);
+const abPairs = Number(process.env.BENCH_AB_PAIRS ?? 3);
+if (abCandidates.some((c) => !['native-client', 'pollers'].includes(c))) throw new Error('BENCH_AB lists native-client and/or pollers');
+if (!['stack', 'full-sqlite', 'full-postgres'].includes(floorCandidate)) throw new Error('BENCH_FLOOR_CANDIDATE must be stack, full-sqlite or full-postgres');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -120,6 +154,7 @@ async function loadStreamed(concurrency: number, total: number, call: () => Retu
 
 async function load(concurrency: number, total: number, call: () => Promise<number>) {
   const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
   let failures = 0;
   let next = 0;
   const t0 = performance.now();
@@ -128,17 +163,23 @@ async function load(concurrency: number, total: number, call: () => Promise<numb
       const start = performance.now();
       const status = await call();
       if (status !== 200) failures++;
+      statuses[status] = (statuses[status] ?? 0) + 1;
       latencies.push(performance.now() - start);
     }
   }));
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), perS: latencies.length / seconds, failures };
+  return { p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99), perS: latencies.length / seconds, failures, statuses, latencies: latencies.length };
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   const layout = testLayout(slot);
+  // The SDK's worker metrics (schedule-to-start, local activities) for the breakdown.
+  const sdkMetricsUrl = `http://127.0.0.1:${layout.ports.workerSdkMetrics}/metrics`;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${layout.ports.workerSdkMetrics}`, useSecondsForDurations: true } } },
+  });
   fs.rmSync(layout.dataDir, { recursive: true, force: true });
   const services: Service[] = [];
   const fake = await startFakeRuntime({ apiKey: 'cmp-dev-langflow-key' });
@@ -198,12 +239,39 @@ async function main(): Promise<void> {
     });
     const running = Promise.all([worker.run(), floorWorker.run()]);
 
+    // The split layout: the API, the runs worker and the floor's worker each a process of their own.
+    const split = processesMode === 'split';
+    const splitPorts = { api: layout.ports.api, apiMetrics: layout.ports.workerHealth, workerSdkMetrics: layout.ports.workerSdkMetrics + 1 };
+    const childEnv = {
+      ...stackEnv(layout), DATABASE_URL: config.DATABASE_URL, LANGFLOW_URL: fake.url, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '30', CMP_TEST_SLOT: String(slot),
+    };
+    const startChild = (role: string, env: Record<string, string>, ready?: () => Promise<boolean>) => {
+      const log = path.join(layout.logDir, `bench-${role}.log`);
+      return startProcess({
+        name: `bench-${role}`, command: path.join(repoRoot, 'node_modules/.bin/tsx'), args: [path.join(repoRoot, 'test/bench/run-path-process.ts'), role],
+        env: { ...childEnv, ...env }, logDir: layout.logDir, url: role, readyTimeoutMs: 120_000,
+        ready: async () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('ready') && (!ready || (await ready())),
+      });
+    };
+    if (split) {
+      services.push(...(await Promise.all([
+        startChild('api', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_API_PORT: String(splitPorts.api), BENCH_METRICS_PORT: String(splitPorts.apiMetrics) }, () => portOpen(splitPorts.api)),
+        startChild('runs-worker', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_METRICS_PORT: String(splitPorts.workerSdkMetrics) }),
+        startChild('floor-worker', { BENCH_TASK_QUEUE: 'bench-floor-split' }),
+      ])));
+    }
+    const tableApiUrl = split ? `http://127.0.0.1:${splitPorts.api}` : apiUrl;
+    const tableRunsQueue = split ? 'bench-runs-split' : taskQueues.runs;
+    const tableFloorQueue = split ? 'bench-floor-split' : 'bench-floor';
+
     const runBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice' });
-    const runCall = () => post(`${apiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+    const inProcessRunCall = () => post(`${apiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+    const runCall = () => post(`${tableApiUrl}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
     const streamBody = JSON.stringify({ agent: 'ticket-triage', input: 'Refund please: charged twice', stream: true });
-    const streamCall = () => postStream(`${apiUrl}/v1/runs`, streamBody, { authorization: `Bearer ${key}` });
+    const streamCall = () => postStream(`${tableApiUrl}/v1/runs`, streamBody, { authorization: `Bearer ${key}` });
     // Warm up: flow registration, artifact cache, connection pools, JIT.
     await load(8, warmup, runCall);
+    if (split) await load(8, warmup, inProcessRunCall);
     const flowId = (await new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }).ensureFlow({
       name: version.runtimeFlowName!, endpointName: version.runtimeFlowName!, flow: JSON.parse((await clients.artifacts.getVerified(version.artifactKey, version.sha256)).toString()),
     })).flowId;
@@ -211,7 +279,7 @@ async function main(): Promise<void> {
     const directCall = () => post(`${fake.url}/api/v1/run/${flowId}`, directBody, { 'x-api-key': config.LANGFLOW_API_KEY });
     await load(8, warmup, directCall);
     const floorCall = async () => {
-      const startWorkflowOperation = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: 'bench-floor', workflowIdConflictPolicy: 'FAIL' });
+      const startWorkflowOperation = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: tableFloorQueue, workflowIdConflictPolicy: 'FAIL' });
       await temporal.workflow.executeUpdateWithStart(floorResultUpdate, { startWorkflowOperation });
       return 200;
     };
@@ -237,6 +305,10 @@ async function main(): Promise<void> {
       figures[`c${c}_failures`] = row.failures;
       figures[`c${c}_temporal_floor_p95_ms`] = Math.round(row.floor_p95 * 10) / 10;
       figures[`c${c}_temporal_floor_per_s`] = Math.round(row.floor_per_s);
+      if (c === 16) {
+        figures.c16_runs_per_s_exact = row.runs_per_s;
+        figures.c16_temporal_floor_per_s_exact = row.floor_per_s;
+      }
     }
     const streamed: Record<string, number>[] = [];
     for (const c of [1, 16]) {
@@ -262,6 +334,187 @@ async function main(): Promise<void> {
     for (const r of streamed) {
       console.log([r.concurrency!.toString().padStart(4), r.ttfc_p50!.toFixed(1).padStart(16), r.ttfc_p95!.toFixed(1).padStart(16), r.total_p50!.toFixed(1).padStart(9), r.total_p95!.toFixed(1).padStart(9), String(r.failures).padStart(7)].join(' '));
     }
+    figures.c16_floor_ratio = Math.round((figures.c16_runs_per_s_exact! / figures.c16_temporal_floor_per_s_exact!) * 1000) / 1000;
+    figures.c1_p50_over_floor_ms = Math.round((rows[0]!.added_p50! - rows[0]!.floor_p50!) * 10) / 10;
+    delete figures.c16_runs_per_s_exact;
+    delete figures.c16_temporal_floor_per_s_exact;
+    console.log(`\nprocesses: ${processesMode}; c16 runs/s over floor workflows/s ${figures.c16_floor_ratio} (target ≥ 0.9); c1 added p50 minus floor p50 ${figures.c1_p50_over_floor_ms} ms (target ≤ 15)`);
+
+    // Breakdown at c1: histogram means over one phase of the run path and one of the floor.
+    const apiKeep = (name: string, l: Record<string, string>) => (name === 'cmp_http_request_duration_seconds' && l.method === 'POST' && l.route === '/v1/runs' ? 'api POST /v1/runs' : null);
+    const sdkUrl = split ? `http://127.0.0.1:${splitPorts.workerSdkMetrics}/metrics` : sdkMetricsUrl;
+    const apiText = async () => (split ? (await fetch(`http://127.0.0.1:${splitPorts.apiMetrics}/metrics`)).text() : (await exposition()).body);
+    const serverMetricsUrl = `http://127.0.0.1:${layout.ports.temporalMetrics}/metrics`;
+    const snapshot = async (queue: string): Promise<Histograms> => new Map([
+      ...(await scrape(serverMetricsUrl, serverKeep)), ...(await scrape(sdkUrl, sdkKeep(queue))), ...parseHistograms(await apiText(), apiKeep),
+    ]);
+    const breakdownRuns = Math.min(perLevel, 200);
+    const measured = async (queue: string, call: () => Promise<number>) => {
+      const before = await snapshot(queue);
+      const r = await load(1, breakdownRuns, call);
+      return { r, parts: phase(before, await snapshot(queue)) };
+    };
+    const runParts = await measured(tableRunsQueue, runCall);
+    const floorParts = await measured(tableFloorQueue, floorCall);
+    console.log(`\nbreakdown at c1, ${breakdownRuns} runs each: mean ms per occurrence, occurrences per run (run path | floor); run p50 ${runParts.r.p50.toFixed(1)}, floor p50 ${floorParts.r.p50.toFixed(1)}`);
+    const keys = [...new Set([...runParts.parts.keys(), ...floorParts.parts.keys()])].sort();
+    const cell = (v?: { count: number; meanMs: number }) => (v ? `${v.meanMs.toFixed(2).padStart(8)} ×${(v.count / breakdownRuns).toFixed(2)}` : `${'—'.padStart(8)}      `);
+    for (const k of keys) {
+      const a = runParts.parts.get(k);
+      const b = floorParts.parts.get(k);
+      if ((a?.count ?? 0) + (b?.count ?? 0) < breakdownRuns / 2) continue; // background work, not per run
+      console.log(`${k.padEnd(62)} ${cell(a)}   ${cell(b)}`);
+    }
+    const mean = (parts: typeof runParts.parts, k: string) => parts.get(k)?.meanMs ?? 0;
+    const updateWithStart = mean(runParts.parts, 'server frontend ExecuteMultiOperation');
+    const localActivities = ['placeHold', 'executeRun', 'settleHold', 'recordRun'].map((a) => [a, mean(runParts.parts, `worker local activity ${a}`)] as const);
+    const toFirstTask = mean(runParts.parts, 'worker workflow_task_schedule_to_start_latency');
+    const parts = {
+      api_before_start: mean(runParts.parts, 'api POST /v1/runs') - updateWithStart,
+      start_to_first_workflow_task: toFirstTask,
+      ...Object.fromEntries(localActivities.map(([a, v]) => [`local_activity_${a}`, v])),
+      settle_to_update_answer: updateWithStart - toFirstTask - localActivities.reduce((t, [, v]) => t + v, 0),
+    };
+    console.log('run path, c1 means (ms): ' + Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '));
+    for (const [k, v] of Object.entries(parts)) figures[`c1_breakdown_${k}_ms`] = Math.round(v * 10) / 10;
+
+    // Refused runs: a second organization whose wallet cannot cover one hold.
+    {
+      const poorWs = await clients.tenancy.ensureWorkspace((await clients.db('users').insert({ oidc_subject: 'bench-poor' }).returning('id'))[0].id, 'bench-poor');
+      await clients.ledger.ensureWallet(poorWs.org.id);
+      await clients.db('instances').insert({
+        id: randomUUID(), org_id: poorWs.org.id, offering_id: version.offeringId, offering_version_id: version.id, plan_id: plan.id, status: 'active', order_id: 'bench-poor', order_line: 0,
+      });
+      const poorKey = (await new ApiKeyStore(clients.db).create({ orgId: poorWs.org.id, name: 'bench-poor', createdBy: null })).secret;
+      const refusedCall = () => post(`${tableApiUrl}/v1/runs`, runBody, { authorization: `Bearer ${poorKey}` });
+      await load(8, 50, refusedCall);
+      const startedAfter = new Date().toISOString();
+      const refused = await load(16, perLevel, refusedCall);
+      // Visibility lags: one paid run after them; once it is listed, every workflow started since is.
+      const paid = await runCall();
+      if (paid !== 200) throw new Error(`the paid run after the refused ones answered ${paid}`);
+      const query = `TaskQueue = '${tableRunsQueue}' AND StartTime >= '${startedAfter}'`;
+      let started = 0;
+      for (let t = 0; t < 100 && started === 0; t++) {
+        started = (await temporal.workflow.count(query)).count;
+        if (started === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      figures.refused_p95_ms = Math.round(refused.p95 * 10) / 10;
+      figures.refused_p50_ms = Math.round(refused.p50 * 10) / 10;
+      figures.refused_workflows_started = started - 1;
+      figures.refused_not_402 = refused.latencies - (refused.statuses[402] ?? 0);
+      console.log(`\nrefused runs (wallet below one hold) at c16, ${perLevel}: p50 ${refused.p50.toFixed(1)} ms, p95 ${refused.p95.toFixed(1)} ms (target ≤ 15), workflows started ${started - 1}, answers other than 402: ${figures.refused_not_402}`);
+    }
+
+    // The floor against today's Temporal configuration, started beside the stack's server.
+    if (floorBaseline === 'on') {
+      const extra: TemporalServer[] = [];
+      try {
+        extra.push(await startDevServer(layout, { label: 'baseline', first: 0, dynamicConfig: TODAY_DYNAMIC_CONFIG }));
+        if (floorCandidate !== 'stack') {
+          const bin = process.env.TEMPORAL_SERVER_BIN;
+          if (!bin) throw new Error('BENCH_FLOOR_CANDIDATE needs TEMPORAL_SERVER_BIN');
+          const store = floorCandidate === 'full-sqlite' ? { kind: 'sqlite' as const } : {
+            kind: 'postgres' as const, port: layout.ports.postgres, sqlTool: process.env.TEMPORAL_SQL_TOOL ?? 'temporal-sql-tool', schemaDir: process.env.TEMPORAL_SERVER_SCHEMA ?? '', asyncCommit: true,
+          };
+          extra.push(await startFullServer(layout, {
+            label: floorCandidate, first: 6, bin, store, shards: Number(process.env.TEMPORAL_SERVER_SHARDS ?? 4), conns: floorCandidate === 'full-sqlite' ? 1 : 20,
+          }));
+        }
+        const rigs = await Promise.all([
+          ...extra.map(async (s) => ({ label: s.label, client: new Client({ connection: await Connection.connect({ address: s.address }) }), connection: await NativeConnection.connect({ address: s.address }) })),
+        ]);
+        const floorBundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/bench/temporal-floor.workflow.ts'), logger: silent });
+        const sides = await Promise.all(rigs.map(async (r) => {
+          const w = await Worker.create({ connection: r.connection, taskQueue: 'bench-floor-compare', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100, workflowBundle: floorBundle });
+          return { ...r, w, running: w.run() };
+        }));
+        // The candidate is the stack's own server unless a full server was started in its place.
+        const stackSide = floorCandidate === 'stack' ? await (async () => {
+          const w = await Worker.create({ connection: workerConnection, taskQueue: 'bench-floor-compare', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100, workflowBundle: floorBundle });
+          return { label: 'stack', client: temporal, connection: workerConnection, w, running: w.run() };
+        })() : sides[1]!;
+        const baselineSide = sides[0]!;
+        const call = (c: Client) => async () => {
+          const op = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: 'bench-floor-compare', workflowIdConflictPolicy: 'FAIL' });
+          // A fresh server answers UNAVAILABLE until its services have found each other.
+          for (let t = 0; ; t++) {
+            try {
+              await c.workflow.executeUpdateWithStart(floorResultUpdate, { startWorkflowOperation: op });
+              return 200;
+            } catch (err) {
+              if (t > 100) throw err;
+              await new Promise((r) => setTimeout(r, 300));
+            }
+          }
+        };
+        for (const side of [baselineSide, stackSide]) await load(8, warmup, call(side.client));
+        const speeds: Record<'baseline' | 'candidate', number[]> = { baseline: [], candidate: [] };
+        for (let i = 0; i < floorPairs; i++) {
+          for (const which of i % 2 === 0 ? ['candidate', 'baseline'] as const : ['baseline', 'candidate'] as const) {
+            speeds[which].push((await load(16, perLevel, call((which === 'baseline' ? baselineSide : stackSide).client))).perS);
+          }
+        }
+        const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+        figures.floor_speedup_vs_baseline = Math.round((sum(speeds.candidate) / sum(speeds.baseline)) * 1000) / 1000;
+        figures.c16_floor_baseline_per_s = Math.round(sum(speeds.baseline) / floorPairs);
+        figures.c16_floor_candidate_per_s = Math.round(sum(speeds.candidate) / floorPairs);
+        console.log(`\nfloor at c16 on ${floorCandidate === 'stack' ? "the stack's server" : floorCandidate} vs today's configuration, ${floorPairs} alternating pairs of ${perLevel}: ${speeds.candidate.map((v) => v.toFixed(0)).join('/')} vs ${speeds.baseline.map((v) => v.toFixed(0)).join('/')} workflows/s, speed-up ${figures.floor_speedup_vs_baseline} (target ≥ 1.5)`);
+        for (const side of new Set([...sides, stackSide])) {
+          side.w.shutdown();
+          await side.running;
+        }
+        for (const r of rigs) await Promise.all([r.connection.close(), r.client.connection.close()]);
+      } finally {
+        await stopAll(extra.map((e) => e.service));
+      }
+    }
+
+    // Our half's candidates, each A/B at c16 against the in-process path in alternating pairs (BENCH_AB=native-client,pollers).
+    for (const candidate of abCandidates) {
+      const variantQueue = `bench-runs-${candidate}`;
+      const variantConnection = candidate === 'native-client' ? await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }) : connection;
+      const variantPlatform = await createRouters({
+        config, db: clients.db, temporal: new Client({ connection: variantConnection }), logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
+        validateFlow: (f) => validateFlow(f).problems, webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL }),
+        taskQueues: { ...taskQueues, runs: variantQueue },
+      });
+      const variantServer = await new Promise<http.Server>((r) => {
+        const s = createApp({ logger, webOrigin: config.WEB_ORIGIN, probes: {}, routers: variantPlatform.routers }).listen(0, '127.0.0.1', () => r(s));
+      });
+      // A run ends in its first workflow task, which always comes from the non-sticky queue: let more pollers wait there.
+      const variantWorker = await Worker.create({
+        ...runsWorkerOptions(variantQueue, initTracing('cmp-bench')),
+        ...(candidate === 'pollers' ? { nonStickyToStickyPollRatio: 1, maxConcurrentWorkflowTaskPolls: 10 } : {}),
+      });
+      const variantRunning = variantWorker.run();
+      const variantCall = () => post(`http://127.0.0.1:${(variantServer.address() as AddressInfo).port}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
+      await load(8, warmup, variantCall);
+      const a: number[] = [];
+      const b: number[] = [];
+      const a1: number[] = [];
+      const b1: number[] = [];
+      for (let i = 0; i < abPairs; i++) {
+        for (const variant of i % 2 === 0 ? [true, false] : [false, true]) {
+          const r = await load(16, perLevel, variant ? variantCall : inProcessRunCall);
+          (variant ? b : a).push(r.perS);
+          const r1 = await load(1, Math.ceil(perLevel / 4), variant ? variantCall : inProcessRunCall);
+          (variant ? b1 : a1).push(r1.p50);
+          figures[`failures_ab_${candidate}`] = (figures[`failures_ab_${candidate}`] ?? 0) + r.failures + r1.failures;
+        }
+      }
+      const sum = (xs: number[]) => xs.reduce((t, v) => t + v, 0);
+      const key_ = candidate.replace(/-/g, '_');
+      figures[`ab_${key_}_c16_ratio`] = Math.round((sum(b) / sum(a)) * 1000) / 1000;
+      figures[`ab_${key_}_c1_p50_delta_ms`] = Math.round(((sum(b1) - sum(a1)) / abPairs) * 10) / 10;
+      console.log(`\nA/B ${candidate} (in-process path), ${abPairs} alternating pairs: c16 ${b.map((v) => v.toFixed(0)).join('/')} vs ${a.map((v) => v.toFixed(0)).join('/')} runs/s, ratio ${figures[`ab_${key_}_c16_ratio`]}; c1 p50 ${b1.map((v) => v.toFixed(1)).join('/')} vs ${a1.map((v) => v.toFixed(1)).join('/')} ms`);
+      variantWorker.shutdown();
+      await variantRunning;
+      variantServer.close();
+      await variantPlatform.close();
+      if (variantConnection !== connection) await variantConnection.close();
+    }
+
     // Metrics on and off, alternating in the same run (this machine's speed drifts: pairs, not one long block each).
     if (metricsMode === 'both') {
       const on: number[] = [];
@@ -269,7 +522,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < metricsPairs; i++) {
         for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
           setMetricsEnabled(enabled);
-          const r = await load(16, perLevel, runCall);
+          const r = await load(16, perLevel, inProcessRunCall);
           (enabled ? on : off).push(r.perS);
           figures.failures_metrics_phase = (figures.failures_metrics_phase ?? 0) + r.failures;
         }
@@ -302,7 +555,7 @@ async function main(): Promise<void> {
       const off: number[] = [];
       for (let i = 0; i < tracingPairs; i++) {
         for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
-          const r = await load(16, perLevel, enabled ? tracedCall : runCall);
+          const r = await load(16, perLevel, enabled ? tracedCall : inProcessRunCall);
           (enabled ? on : off).push(r.perS);
           figures.failures_tracing_phase = (figures.failures_tracing_phase ?? 0) + r.failures;
         }
@@ -321,7 +574,7 @@ async function main(): Promise<void> {
     const invariants = await clients.ledger.checkInvariants();
     const runsPerS = Math.max(...rows.map((r) => r.runs_per_s!));
     console.log(`ledger invariants: ${invariants.violations.length} violations`);
-    console.log(JSON.stringify({ bench: 'runs', metrics: metricsMode, tracing: tracingMode, c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
+    console.log(JSON.stringify({ bench: 'runs', processes: processesMode, floor_candidate: floorCandidate, metrics: metricsMode, tracing: tracingMode, c16_added_p95_ms: figures.c16_added_p95_ms, runs_per_s: runsPerS, violations: invariants.violations.length, ...figures }));
 
     worker.shutdown();
     floorWorker.shutdown();
