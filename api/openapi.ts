@@ -2,8 +2,11 @@
 // and generate the OpenAPI 3.1 document served at /openapi.json, so the two
 // cannot drift.
 import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import type { Request, RequestHandler, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { z, type ZodType } from 'zod';
+import { forbidden, unauthorized } from '../core/errors';
+import { atLeast, type WorkspaceRole } from '../core/tenancy/roles';
+import type { TenancyStore } from '../core/tenancy/store';
 
 extendZodWithOpenApi(z);
 
@@ -17,6 +20,14 @@ export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | un
   summary: string;
   tags: string[];
   auth: Auth;
+  /**
+   * The workspace role a signed-in caller needs in the workspace the route acts on (the `orgId` path parameter, else
+   * X-Org-Id, else their first workspace), or `null` for routes outside any workspace (public, platform roles, the
+   * caller's own account). Exported as `x-workspace-role`. An API key acts for its workspace; its scopes decide.
+   */
+  workspaceRole: WorkspaceRole | null;
+  /** `resource`: the route is about one resource (a wallet, an order) and the handler checks the role in its organization (requireRoleIn). */
+  workspaceFrom?: 'resource';
   body?: B;
   query?: Q;
   params?: P;
@@ -57,10 +68,29 @@ const securityFor: Record<Auth, Record<string, string[]>[] | undefined> = {
   saleor: [{ saleorSignature: [] }],
 };
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The workspace the request acts in and the caller's workspace role there (null for an API key), set by the route's guard. */
+      workspace?: { orgId: string; role: WorkspaceRole | null; needs: WorkspaceRole };
+      /** A resource route's workspace role, checked by the handler in the resource's organization. */
+      resourceRoleNeeded?: WorkspaceRole;
+    }
+  }
+}
+
+/** Checks the caller's workspace role in one organization: not a member is 404 (other tenants' ids leak nothing), too low a role 403. */
+export async function checkWorkspaceRole(tenancy: TenancyStore, userId: string, orgId: string, needs: WorkspaceRole): Promise<WorkspaceRole> {
+  const role = await tenancy.requireMembership(userId, orgId);
+  if (!atLeast(role, needs)) throw forbidden(`This needs the ${needs} workspace role or higher; you are ${role === 'admin' ? 'an' : 'a'} ${role} of this workspace`);
+  return role;
+}
+
 export class ApiDefinition {
   readonly registry = new OpenAPIRegistry();
 
-  constructor() {
+  constructor(private readonly tenancy?: TenancyStore) {
     this.registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OIDC access token' });
     this.registry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'API key (cmp_live_…) as a bearer token' });
     this.registry.registerComponent('securitySchemes', 'runToken', { type: 'http', scheme: 'bearer', description: 'Run-scoped connector token' });
@@ -83,6 +113,7 @@ export class ApiDefinition {
     if (spec.auth !== 'public') standardErrors[401] = 'Unauthorized';
     const roles = (spec.use ?? []).flatMap((h) => (h as { requiredRoles?: string[] }).requiredRoles ?? []);
     if (roles.length) standardErrors[403] = `Forbidden: needs the ${[...new Set(roles)].join(' or ')} role`;
+    else if (spec.workspaceRole && spec.workspaceRole !== 'member') standardErrors[403] = `Forbidden: needs the ${spec.workspaceRole} workspace role`;
     if (spec.idempotent) Object.assign(standardErrors, { 409: 'A request with this Idempotency-Key is in progress', 422: 'Idempotency-Key reused with another request' });
     for (const [status, description] of Object.entries(standardErrors)) {
       responses[status] ??= { description, content: { 'application/problem+json': { schema: problemSchema } } };
@@ -100,9 +131,11 @@ export class ApiDefinition {
         ...(spec.idempotent ? { headers: z.object({ 'Idempotency-Key': z.string().max(255).optional() }) } : {}),
       },
       responses,
+      'x-workspace-role': spec.workspaceRole ?? 'none',
     });
     // Handlers always answer (or throw to the error handler); nothing runs after them.
-    router[spec.method](spec.path, ...(spec.use ?? []), async (req: Request, res: Response) => {
+    const guard = spec.workspaceRole ? [this.workspaceGuard(spec.workspaceRole, spec.workspaceFrom)] : [];
+    router[spec.method](spec.path, ...(spec.use ?? []), ...guard, async (req: Request, res: Response) => {
       const input = {
         body: spec.body ? spec.body.parse(req.body ?? {}) : undefined,
         query: spec.query ? spec.query.parse(req.query) : undefined,
@@ -110,6 +143,32 @@ export class ApiDefinition {
       } as Validated<Infer<B>, Infer<Q>, Infer<P>>;
       await handler(req, res, input);
     });
+  }
+
+  /** Resolves the workspace the request acts in and enforces the route's workspace role. */
+  private workspaceGuard(needs: WorkspaceRole, from?: 'resource'): RequestHandler {
+    const tenancy = this.tenancy;
+    if (!tenancy) throw new Error('ApiDefinition needs the tenancy store to guard workspace routes');
+    if (from === 'resource') {
+      return (req: Request, _res: Response, next: NextFunction) => {
+        req.resourceRoleNeeded = needs;
+        next();
+      };
+    }
+    return async (req: Request, _res: Response, next: NextFunction) => {
+      if (req.apiKey) {
+        req.workspace = { orgId: req.apiKey.orgId, role: null, needs };
+        return next();
+      }
+      if (!req.user) throw unauthorized();
+      const param = req.params.orgId;
+      const orgId = (typeof param === 'string' ? param : undefined) ?? req.header('x-org-id') ?? (await tenancy.defaultOrgOf(req.user.id));
+      // No workspace yet: the handler's own answer (orgOf) says how to create one.
+      if (!orgId) return next();
+      const role = await checkWorkspaceRole(tenancy, req.user.id, orgId, needs);
+      req.workspace = { orgId, role, needs };
+      next();
+    };
   }
 
   document(serverUrl: string): object {

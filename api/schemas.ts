@@ -99,6 +99,7 @@ export const apiKeySchema = z
     created_at: z.string(),
     last_used_at: z.string().nullable(),
     revoked_at: z.string().nullable(),
+    created_by: z.object({ user_id: uuid, email: z.string().nullable() }).nullable().describe('Who created the key (null for keys from before teams)'),
   })
   .openapi('ApiKey');
 

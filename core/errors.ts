@@ -12,6 +12,12 @@ export const problemTypes = {
   'not-found': 404,
   'method-not-allowed': 405,
   conflict: 409,
+  // Workspaces and their invitations (docs/teams.md).
+  'last-owner': 409,
+  'invitation-expired': 410,
+  'invitation-revoked': 410,
+  'invitation-used': 410,
+  'invitation-wrong-email': 403,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   'idempotency-key-reused': 422,

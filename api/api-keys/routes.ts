@@ -20,8 +20,11 @@ export interface ApiKeyRouteDeps {
 
 export const apiKeyView = (k: ApiKey) => ({
   id: k.id, name: k.name, prefix: `cmp_live_${k.prefix}`, scopes: k.scopes, instance_id: k.instanceId, created_at: k.createdAt,
-  last_used_at: k.lastUsedAt, revoked_at: k.revokedAt,
+  last_used_at: k.lastUsedAt, revoked_at: k.revokedAt, created_by: k.createdBy ? { user_id: k.createdBy, email: k.createdByEmail ?? null } : null,
 });
+
+/** Admins and owners manage every key of the workspace; a member sees and revokes only their own. */
+const ownKeysOnly = (req: Express.Request) => (req.workspace?.role === 'member' ? { createdBy: req.user!.id } : {});
 
 export function createApiKeyRouter(deps: ApiKeyRouteDeps): Router {
   const { api, keys } = deps;
@@ -29,7 +32,7 @@ export function createApiKeyRouter(deps: ApiKeyRouteDeps): Router {
   const tags = ['API keys'];
 
   api.route(router, {
-    method: 'post', path: '/v1/api-keys', summary: 'Create an API key; the secret is in this answer only', tags, auth: 'user',
+    method: 'post', path: '/v1/api-keys', summary: 'Create an API key; the secret is in this answer only', tags, auth: 'user', workspaceRole: 'member',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     body: z.object({
       name: z.string().trim().min(1).max(80),
@@ -42,25 +45,25 @@ export function createApiKeyRouter(deps: ApiKeyRouteDeps): Router {
     const orgId = await orgOf(req, deps.tenancy);
     const key = await keys.create({ orgId, name: body.name, createdBy: req.user!.id, instanceId: body.instance_id ?? null, scopes: body.scopes });
     await deps.audit.record({ orgId, actor: `user:${req.user!.id}`, action: 'api_key.create', targetType: 'api_key', targetId: key.id, data: { name: key.name, scopes: key.scopes } });
-    res.status(201).json({ ...apiKeyView(key), secret: key.secret });
+    res.status(201).json({ ...apiKeyView({ ...key, createdByEmail: req.user!.email }), secret: key.secret });
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/api-keys', summary: "The organization's API keys (never their secrets)", tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/api-keys', summary: "The workspace's API keys with their creators (a member: their own), never their secrets", tags, auth: 'user', workspaceRole: 'member', use: [deps.requireUser],
     responses: { 200: { description: 'Keys', schema: z.object({ items: z.array(apiKeySchema) }) } },
   }, async (req, res) => {
     const orgId = await orgOf(req, deps.tenancy);
-    res.json({ items: (await keys.list(orgId)).map(apiKeyView) });
+    res.json({ items: (await keys.list(orgId, ownKeysOnly(req))).map(apiKeyView) });
   });
 
   api.route(router, {
-    method: 'delete', path: '/v1/api-keys/:id', summary: 'Revoke an API key, effective immediately', tags, auth: 'user',
+    method: 'delete', path: '/v1/api-keys/:id', summary: 'Revoke an API key, effective immediately (a member: only their own)', tags, auth: 'user', workspaceRole: 'member',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'Revoked', schema: apiKeySchema } },
   }, async (req, res, { params }) => {
     const orgId = await orgOf(req, deps.tenancy);
-    const key = await keys.revoke(orgId, params.id);
+    const key = await keys.revoke(orgId, params.id, ownKeysOnly(req));
     await deps.audit.record({ orgId, actor: `user:${req.user!.id}`, action: 'api_key.revoke', targetType: 'api_key', targetId: key.id });
     res.json(apiKeyView(key));
   });

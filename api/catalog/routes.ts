@@ -78,7 +78,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   const adminWrite = [...admin, deps.idempotency];
 
   api.route(router, {
-    method: 'get', path: '/v1/offerings', summary: 'Browse published agents', tags, auth: 'public',
+    method: 'get', path: '/v1/offerings', summary: 'Browse published agents', tags, auth: 'public', workspaceRole: null,
     query: z.object({
       q: z.string().max(100).optional(),
       category: z.string().max(60).optional(),
@@ -99,7 +99,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/offerings/:slug', summary: 'One agent with its versions and plans', tags, auth: 'public',
+    method: 'get', path: '/v1/offerings/:slug', summary: 'One agent with its versions and plans', tags, auth: 'public', workspaceRole: null,
     params: z.object({ slug: z.string().max(100) }),
     responses: { 200: { description: 'The offering', schema: offeringDetailSchema } },
   }, async (_req, res, { params }) => {
@@ -108,7 +108,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/offerings/:id/versions', summary: 'Published versions of an agent (by id or slug), newest first', tags, auth: 'public',
+    method: 'get', path: '/v1/offerings/:id/versions', summary: 'Published versions of an agent (by id or slug), newest first', tags, auth: 'public', workspaceRole: null,
     params: z.object({ id: z.string().max(100) }),
     responses: { 200: { description: 'Versions with changelog', schema: z.object({ items: z.array(versionSchema) }) } },
   }, async (_req, res, { params }) => {
@@ -118,7 +118,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/credit-packs', summary: 'Credit packs for sale', tags, auth: 'public',
+    method: 'get', path: '/v1/credit-packs', summary: 'Credit packs for sale', tags, auth: 'public', workspaceRole: null,
     responses: { 200: { description: 'Credit packs', schema: z.object({ items: z.array(creditPackSchema) }) } },
   }, async (_req, res) => {
     res.json({ items: (await catalog.listCreditPacks()).map(packView) });
@@ -127,7 +127,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   // Administration.
   const adminTags = ['Catalog administration'];
   api.route(router, {
-    method: 'post', path: '/v1/admin/offerings', summary: 'Create an offering (draft)', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    method: 'post', path: '/v1/admin/offerings', summary: 'Create an offering (draft)', tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
     body: offeringInput,
     responses: { 201: { description: 'Created', schema: offeringSchema } },
   }, async (req, res, { body }) => {
@@ -140,7 +140,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/admin/offerings/:slug', summary: 'An offering with drafts', tags: adminTags, auth: 'user', use: admin,
+    method: 'get', path: '/v1/admin/offerings/:slug', summary: 'An offering with drafts', tags: adminTags, auth: 'user', workspaceRole: null, use: admin,
     params: z.object({ slug: z.string().max(100) }),
     responses: { 200: { description: 'The offering, drafts included', schema: offeringDetailSchema } },
   }, async (_req, res, { params }) => {
@@ -148,7 +148,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'patch', path: '/v1/admin/offerings/:id', summary: 'Edit or publish/retire an offering', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    method: 'patch', path: '/v1/admin/offerings/:id', summary: 'Edit or publish/retire an offering', tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
     params: z.object({ id: uuid }),
     body: offeringInput.omit({ slug: true }).partial().extend({ status: z.enum(['draft', 'published', 'retired']).optional() }),
     responses: { 200: { description: 'Updated', schema: offeringSchema } },
@@ -164,7 +164,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'put', path: '/v1/admin/offerings/:id/plans/:code', summary: 'Create or update a plan', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    method: 'put', path: '/v1/admin/offerings/:id/plans/:code', summary: 'Create or update a plan', tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
     params: z.object({ id: uuid, code: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
     body: planInput,
     responses: { 200: { description: 'The plan', schema: planSchema } },
@@ -181,7 +181,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/admin/offerings/:id/versions', summary: 'Add a version by uploading its Langflow flow JSON', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    method: 'post', path: '/v1/admin/offerings/:id/versions', summary: 'Add a version by uploading its Langflow flow JSON', tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
     params: z.object({ id: uuid }),
     body: z.object({ version: z.string().max(40), changelog: z.string().max(10_000).default(''), flow: z.record(z.string(), z.unknown()) }),
     responses: { 201: { description: 'The version (draft), its artifact stored under its sha256', schema: versionSchema } },
@@ -193,7 +193,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
 
   for (const [action, status] of [['publish', 'published'], ['retire', 'retired']] as const) {
     api.route(router, {
-      method: 'post', path: `/v1/admin/versions/:id/${action}`, summary: `${action === 'publish' ? 'Publish' : 'Retire'} a version`, tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+      method: 'post', path: `/v1/admin/versions/:id/${action}`, summary: `${action === 'publish' ? 'Publish' : 'Retire'} a version`, tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
       params: z.object({ id: uuid }),
       responses: { 200: { description: 'The version', schema: versionSchema } },
     }, async (req, res, { params }) => {
@@ -205,7 +205,7 @@ export function createCatalogRouter(deps: CatalogRouteDeps): Router {
   }
 
   api.route(router, {
-    method: 'put', path: '/v1/admin/credit-packs/:code', summary: 'Create or update a credit pack', tags: adminTags, auth: 'user', use: adminWrite, idempotent: true,
+    method: 'put', path: '/v1/admin/credit-packs/:code', summary: 'Create or update a credit pack', tags: adminTags, auth: 'user', workspaceRole: null, use: adminWrite, idempotent: true,
     params: z.object({ code: z.string().regex(/^[a-z0-9-]{1,30}$/) }),
     body: packInput,
     responses: { 200: { description: 'The credit pack', schema: creditPackSchema } },

@@ -119,7 +119,7 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
 
   api.route(router, {
     method: 'post', path: '/v1/instances/:id/mcp', summary: 'MCP endpoint of an instance (Streamable HTTP): the agent as run_agent, plus its bound tools', tags: ['Connectors'],
-    auth: 'apiKey', use: [deps.requireApiKey],
+    auth: 'apiKey', workspaceRole: 'member', use: [deps.requireApiKey],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'A JSON-RPC answer' } },
   }, async (req, res, { params }) => {
@@ -147,7 +147,7 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
 
   api.route(router, {
     method: 'get', path: '/v1/instances/:id/mcp', summary: 'MCP server-to-client stream: not offered (stateless endpoint); answers 405', tags: ['Connectors'],
-    auth: 'apiKey', use: [deps.requireApiKey],
+    auth: 'apiKey', workspaceRole: 'member', use: [deps.requireApiKey],
     params: z.object({ id: z.string().max(64) }),
     responses: { 405: { description: 'This endpoint is stateless: use POST' } },
   }, async (req, _res, { params }) => {

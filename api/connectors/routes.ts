@@ -120,7 +120,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   const actor = (req: { user?: { id: string } }) => `user:${req.user!.id}`;
 
   api.route(router, {
-    method: 'post', path: '/v1/instances/:id/connectors', summary: 'Bind an outside tool (HTTP API or MCP server) to an instance; its secret goes to Vault', tags, auth: 'user',
+    method: 'post', path: '/v1/instances/:id/connectors', summary: 'Bind an outside tool (HTTP API or MCP server) to an instance; its secret goes to Vault', tags, auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ id: z.string().max(64) }),
     body: z.object({
@@ -162,7 +162,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/instances/:id/connectors', summary: "An instance's connector bindings (never their secrets)", tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/instances/:id/connectors', summary: "An instance's connector bindings (never their secrets)", tags, auth: 'user', workspaceRole: 'admin', use: [deps.requireUser],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'Bindings', schema: z.object({ items: z.array(bindingSchema) }) } },
   }, async (req, res, { params }) => {
@@ -172,7 +172,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/connectors/:binding', summary: 'One connector binding', tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/connectors/:binding', summary: 'One connector binding', tags, auth: 'user', workspaceRole: 'admin', use: [deps.requireUser],
     params: z.object({ binding: z.string().max(64) }),
     responses: { 200: { description: 'The binding', schema: bindingSchema } },
   }, async (req, res, { params }) => {
@@ -180,7 +180,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'patch', path: '/v1/connectors/:binding', summary: "Change a binding's name, base URL, operations or allowed tools", tags, auth: 'user',
+    method: 'patch', path: '/v1/connectors/:binding', summary: "Change a binding's name, base URL, operations or allowed tools", tags, auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ binding: z.string().max(64) }),
     body: z.object({
@@ -204,7 +204,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'delete', path: '/v1/connectors/:binding', summary: 'Remove a binding and its secret', tags, auth: 'user',
+    method: 'delete', path: '/v1/connectors/:binding', summary: 'Remove a binding and its secret', tags, auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ binding: z.string().max(64) }),
     responses: { 200: { description: 'Removed', schema: bindingSchema } },
@@ -217,7 +217,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/connectors/:binding/rotate', summary: 'Replace the secret of a binding (a new Vault version)', tags, auth: 'user',
+    method: 'post', path: '/v1/connectors/:binding/rotate', summary: 'Replace the secret of a binding (a new Vault version)', tags, auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ binding: z.string().max(64) }),
     body: z.object({ secret: secretInput }),
@@ -234,7 +234,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/connectors/:binding/calls', summary: 'Recent calls of a binding (audit: run, operation, status, sizes, charge)', tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/connectors/:binding/calls', summary: 'Recent calls of a binding (audit: run, operation, status, sizes, charge)', tags, auth: 'user', workspaceRole: 'admin', use: [deps.requireUser],
     params: z.object({ binding: z.string().max(64) }),
     query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
     responses: { 200: { description: 'Calls, newest first', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) } },
@@ -251,7 +251,7 @@ export function createConnectorRouter(deps: ConnectorRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/connectors/:binding/invoke', summary: "Call a bound tool from a running flow (run token); answers with the tool's result", tags, auth: 'runToken',
+    method: 'post', path: '/v1/connectors/:binding/invoke', summary: "Call a bound tool from a running flow (run token); answers with the tool's result", tags, auth: 'runToken', workspaceRole: null,
     use: [requireRunToken(config.SIGNING_SECRET)],
     params: z.object({ binding: z.string().max(64) }),
     body: invokeBody,

@@ -27,7 +27,7 @@ export function createInstanceRouter(deps: InstanceRouteDeps): Router {
   const tags = ['Instances'];
 
   api.route(router, {
-    method: 'get', path: '/v1/instances', summary: "The organization's agent instances", tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/instances', summary: "The organization's agent instances", tags, auth: 'user', workspaceRole: 'member', use: [deps.requireUser],
     query: z.object({ include_deprovisioned: z.enum(['true', 'false']).optional() }),
     responses: { 200: { description: 'Instances', schema: z.object({ items: z.array(instanceSchema) }) } },
   }, async (req, res, { query }) => {
@@ -36,7 +36,7 @@ export function createInstanceRouter(deps: InstanceRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/instances/:id', summary: 'One instance', tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/instances/:id', summary: 'One instance', tags, auth: 'user', workspaceRole: 'member', use: [deps.requireUser],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'The instance', schema: instanceSchema } },
   }, async (req, res, { params }) => {

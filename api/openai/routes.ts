@@ -106,7 +106,7 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
   const errors = (codes: number[]) => Object.fromEntries(codes.map((c) => [c, { description: `Error (OpenAI's error shape)`, schema: errorSchema }]));
 
   api.route(router, {
-    method: 'get', path: '/v1/models', summary: 'The agents this API key may run, as OpenAI models (id = agent slug)', tags, auth: 'apiKey', use: [deps.requireApiKey],
+    method: 'get', path: '/v1/models', summary: 'The agents this API key may run, as OpenAI models (id = agent slug)', tags, auth: 'apiKey', workspaceRole: 'member', use: [deps.requireApiKey],
     responses: { 200: { description: 'Models', schema: z.object({ object: z.literal('list'), data: z.array(modelSchema) }) }, ...errors([400, 401, 403, 404, 500]) },
   }, async (req, res) => {
     const key = req.apiKey!;
@@ -120,7 +120,7 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
 
   api.route(router, {
     method: 'post', path: '/v1/chat/completions',
-    summary: 'Run an agent through the OpenAI chat completions API (model = agent slug; the last user message is the input)', tags, auth: 'apiKey',
+    summary: 'Run an agent through the OpenAI chat completions API (model = agent slug; the last user message is the input)', tags, auth: 'apiKey', workspaceRole: 'member',
     use: [deps.requireApiKey],
     body: chatRequest,
     responses: {

@@ -22,7 +22,7 @@ import {
 } from '../../core/provisioning/contract';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
-import { orgOf } from '../org-context';
+import { orgOf, requireRoleIn } from '../org-context';
 import { uuid } from '../schemas';
 
 export interface OrderRouteDeps {
@@ -135,7 +135,7 @@ export function createSaleorWebhookRouter(deps: Pick<OrderRouteDeps, 'api' | 'or
   });
   api.registry.registerPath({
     method: 'post', path: '/integrations/saleor/webhooks', summary: "Saleor's ORDER_FULLY_PAID webhook (JWS-signed, detached payload)", tags: ['Integrations'],
-    security: [{ saleorSignature: [] }],
+    security: [{ saleorSignature: [] }], 'x-workspace-role': 'none',
     responses: { 200: { description: 'Accepted (also for a duplicate delivery)' }, 400: { description: 'Malformed delivery' }, 401: { description: 'Bad signature or unknown key' } },
   });
 
@@ -147,7 +147,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
   const router = Router();
 
   api.route(router, {
-    method: 'post', path: '/v1/checkout', summary: 'Create a Saleor checkout for paid plans and credit packs; pay at payment_url', tags: ['Orders'], auth: 'user',
+    method: 'post', path: '/v1/checkout', summary: 'Create a Saleor checkout for paid plans and credit packs; pay at payment_url', tags: ['Orders'], auth: 'user', workspaceRole: 'owner',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     body: z.object({
       items: z.array(z.discriminatedUnion('type', [
@@ -188,7 +188,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/instances', summary: 'Subscribe to an agent on a free plan: provisioning starts at once', tags: ['Instances'], auth: 'user',
+    method: 'post', path: '/v1/instances', summary: 'Subscribe to an agent on a free plan: provisioning starts at once', tags: ['Instances'], auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     body: z.object({ offering: z.string().max(100), plan: z.string().max(30).default('free') }),
     responses: { 202: { description: 'Provisioning started', schema: z.object({ instance_id: uuid, order_id: z.string(), workflow_id: z.string(), status: z.string() }) } },
@@ -209,7 +209,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'delete', path: '/v1/instances/:id', summary: 'Unsubscribe: deprovisioning runs as a workflow', tags: ['Instances'], auth: 'user',
+    method: 'delete', path: '/v1/instances/:id', summary: 'Unsubscribe: deprovisioning runs as a workflow', tags: ['Instances'], auth: 'user', workspaceRole: 'admin',
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     params: z.object({ id: z.string().max(64) }),
     responses: { 202: { description: 'Deprovisioning started', schema: z.object({ instance_id: uuid, workflow_id: z.string(), status: z.string() }) } },
@@ -229,7 +229,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/orders', summary: "The organization's orders, newest first", tags: ['Orders'], auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/orders', summary: "The organization's orders, newest first", tags: ['Orders'], auth: 'user', workspaceRole: 'owner', use: [deps.requireUser],
     responses: { 200: { description: 'Orders', schema: z.object({ items: z.array(orderSchema.omit({ progress: true, instances: true })) }) } },
   }, async (req, res) => {
     const orgId = await orgOf(req, deps.tenancy);
@@ -237,7 +237,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/orders/:id', summary: 'One order with live provisioning progress', tags: ['Orders'], auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/orders/:id', summary: 'One order with live provisioning progress', tags: ['Orders'], auth: 'user', workspaceRole: 'admin', workspaceFrom: 'resource', use: [deps.requireUser],
     params: z.object({ id: z.string().max(200) }),
     responses: { 200: { description: 'The order', schema: orderSchema } },
   }, async (req, res, { params }) => {
@@ -249,9 +249,7 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     const order = await orders.get(orderId);
     if (!order) throw notFound(`Order ${orderId}`);
     if (order.orgId) {
-      await deps.tenancy.requireMembership(req.user!.id, order.orgId).catch(() => {
-        throw notFound(`Order ${orderId}`);
-      });
+      await requireRoleIn(req, deps.tenancy, order.orgId, `Order ${orderId}`);
     } else if (!order.buyerEmail || order.buyerEmail.toLowerCase() !== req.user!.email?.toLowerCase()) {
       // Just paid: the workflow has not linked it yet. Show it only to the org that checked out.
       const orgs = await deps.tenancy.membershipsOf(req.user!.id);

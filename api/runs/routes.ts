@@ -86,7 +86,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   }
 
   api.route(router, {
-    method: 'post', path: '/v1/runs', summary: 'Run an agent: answers with its output, the credits charged and the balance', tags: ['Runs'], auth: 'apiKey',
+    method: 'post', path: '/v1/runs', summary: 'Run an agent: answers with its output, the credits charged and the balance', tags: ['Runs'], auth: 'apiKey', workspaceRole: 'member',
     use: [deps.requireApiKey, unlessStreaming(deps.idempotency)], idempotent: true,
     body: runBody,
     responses: {
@@ -131,7 +131,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     });
   }
   api.route(router, {
-    method: 'get', path: '/v1/runs/:id', summary: 'A run: its status and result', tags: ['Runs'], auth: 'apiKey', use: [apiKeyOrUser(deps.requireApiKey, deps.requireUser)],
+    method: 'get', path: '/v1/runs/:id', summary: 'A run: its status and result', tags: ['Runs'], auth: 'apiKey', workspaceRole: 'member', use: [apiKeyOrUser(deps.requireApiKey, deps.requireUser)],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'The run', schema: runResultSchema.extend({ error: z.unknown().nullable() }) } },
   }, (req, res) => showRun(req, res));
@@ -168,7 +168,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   }
 
   api.route(router, {
-    method: 'get', path: '/v1/demo', summary: 'How many free demo messages this visitor has left', tags: ['Demo'], auth: 'public',
+    method: 'get', path: '/v1/demo', summary: 'How many free demo messages this visitor has left', tags: ['Demo'], auth: 'public', workspaceRole: null,
     responses: { 200: { description: 'Remaining messages', schema: z.object({ demo_messages_left: z.number().int(), demo_messages_total: z.number().int() }) } },
   }, async (req, res) => {
     const wallet = await fundDemoWallet(await visitorFor(req, res));
@@ -176,7 +176,7 @@ export function createRunRouter(deps: RunRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/demo/runs', summary: `Try an agent without signing in (${config.DEMO_MESSAGES_PER_VISITOR} free messages per visitor)`, tags: ['Demo'], auth: 'public',
+    method: 'post', path: '/v1/demo/runs', summary: `Try an agent without signing in (${config.DEMO_MESSAGES_PER_VISITOR} free messages per visitor)`, tags: ['Demo'], auth: 'public', workspaceRole: null,
     body: z.object({ agent: z.string().min(1).max(100), input: z.string().min(1).max(4000), session_id: z.string().max(200).optional() }),
     responses: {
       200: { description: 'The agent answered', schema: z.object({ run_id: uuid, output: z.string(), demo_messages_left: z.number().int(), latency_ms: z.number().int() }) },

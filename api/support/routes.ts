@@ -50,7 +50,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   const uiLink = (workflowId: string) => `${deps.temporalUiUrl}/namespaces/${deps.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 
   api.route(router, {
-    method: 'get', path: '/v1/support/orders', summary: 'Orders by state (needs_attention, provisioning, failed, done), newest first', tags, auth: 'user', use: guard,
+    method: 'get', path: '/v1/support/orders', summary: 'Orders by state (needs_attention, provisioning, failed, done), newest first', tags, auth: 'user', workspaceRole: null, use: guard,
     query: z.object({
       filter: z.enum(['all', 'needs_attention', 'provisioning', 'failed', 'done']).default('all'),
       q: z.string().max(200).optional(),
@@ -95,7 +95,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   }
 
   api.route(router, {
-    method: 'get', path: '/v1/support/orders/:id', summary: "An order's step timeline, failing step and attempts, audit trail and Temporal link", tags, auth: 'user', use: guard,
+    method: 'get', path: '/v1/support/orders/:id', summary: "An order's step timeline, failing step and attempts, audit trail and Temporal link", tags, auth: 'user', workspaceRole: null, use: guard,
     params: z.object({ id: z.string().max(200) }),
     responses: { 200: { description: 'The order', schema: orderSchema.extend({ temporal_url: z.string(), pending_activities: z.array(z.unknown()), audit: z.array(z.unknown()) }) } },
   }, async (_req, res, { params }) => {
@@ -122,7 +122,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
       summary: action === 'retry'
         ? 'Retry the failing step (or the failed compensations) now; 409 when nothing waits for a retry'
         : 'Cancel: undo what was provisioned (newest first) and refund in Saleor; 409 when the order cannot be cancelled now',
-      tags, auth: 'user', use: [...guard, deps.idempotency], idempotent: true,
+      tags, auth: 'user', workspaceRole: null, use: [...guard, deps.idempotency], idempotent: true,
       params: z.object({ id: z.string().max(200) }),
       body: reasonBody,
       responses: { 202: { description: 'Accepted by the workflow', schema: z.object({ order_id: z.string(), action: z.string(), workflow_id: z.string() }) }, 503: unavailable },
@@ -139,7 +139,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   api.route(router, {
     method: 'post', path: '/v1/support/orders/:id/refund-decision',
     summary: "Decide the refund of a cancel whose compensation failed: refund the unspent part, refund all (spent credits booked as an audited adjustment), or keep it (no refund)",
-    tags, auth: 'user', use: [...guard, deps.idempotency], idempotent: true,
+    tags, auth: 'user', workspaceRole: null, use: [...guard, deps.idempotency], idempotent: true,
     params: z.object({ id: z.string().max(200) }),
     body: reasonBody.extend({ decision: z.enum(REFUND_DECISIONS) }),
     responses: {
@@ -168,7 +168,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/support/wallets/:id/adjustments', summary: 'Credit or debit a wallet with a reason (audited)', tags, auth: 'user',
+    method: 'post', path: '/v1/support/wallets/:id/adjustments', summary: 'Credit or debit a wallet with a reason (audited)', tags, auth: 'user', workspaceRole: null,
     use: [...guard, deps.idempotency], idempotent: true,
     params: z.object({ id: uuid }),
     body: reasonBody.extend({ amount_mc: z.number().int().min(-1e12).max(1e12).refine((n) => n !== 0, 'must not be 0') }),
@@ -189,7 +189,7 @@ export function createSupportRouter(deps: SupportRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/support/audit', summary: 'The audit trail, newest first', tags, auth: 'user', use: guard,
+    method: 'get', path: '/v1/support/audit', summary: 'The audit trail, newest first', tags, auth: 'user', workspaceRole: null, use: guard,
     query: z.object({ org_id: uuid.optional(), target_type: z.string().max(40).optional(), target_id: z.string().max(200).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }),
     responses: { 200: { description: 'Entries', schema: z.object({ items: z.array(z.unknown()) }) } },
   }, async (_req, res, { query }) => {

@@ -33,7 +33,7 @@ export function createTenancyRouter(deps: TenancyRouteDeps): Router {
   const tags = ['Workspace'];
 
   api.route(router, {
-    method: 'post', path: '/v1/orgs/auto', summary: "Create (once) and return the user's workspace with its starter credits", tags, auth: 'user',
+    method: 'post', path: '/v1/orgs/auto', summary: "Create (once) and return the user's workspace with its starter credits", tags, auth: 'user', workspaceRole: null,
     use: [deps.requireUser, deps.idempotency], idempotent: true,
     responses: { 201: { description: 'Created', schema: workspaceSchema }, 200: { description: 'Already existed', schema: workspaceSchema } },
   }, async (req, res) => {
@@ -46,7 +46,7 @@ export function createTenancyRouter(deps: TenancyRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/me', summary: 'The signed-in user, their roles and organizations', tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/me', summary: 'The signed-in user, their roles and organizations', tags, auth: 'user', workspaceRole: null, use: [deps.requireUser],
     responses: {
       200: {
         description: 'The user',

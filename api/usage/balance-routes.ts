@@ -16,7 +16,7 @@ export function createBalanceRouter(deps: BalanceRouteDeps): Router {
   const router = Router();
   deps.api.route(router, {
     method: 'get', path: '/v1/balance', summary: "The key's organization: available credits and credits on hold (needs the usage:read scope)", tags: ['Usage'],
-    auth: 'apiKey', use: [deps.requireUsageKey],
+    auth: 'apiKey', workspaceRole: 'member', use: [deps.requireUsageKey],
     responses: {
       200: { description: 'Balance', schema: balanceSchema },
       403: { description: 'The key lacks the usage:read scope' },

@@ -18,7 +18,7 @@ const daySchema = z.object({ date: z.string(), runs: z.number().int(), failed_ru
 export function createUsageRouter(deps: UsageRouteDeps): Router {
   const router = Router();
   deps.api.route(router, {
-    method: 'get', path: '/v1/usage', summary: 'Runs, credits and tokens per day (UTC), oldest first, with totals', tags: ['Usage'], auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/usage', summary: 'Runs, credits and tokens per day (UTC), oldest first, with totals', tags: ['Usage'], auth: 'user', workspaceRole: 'member', use: [deps.requireUser],
     query: z.object({ days: z.coerce.number().int().min(1).max(366).default(30) }),
     responses: { 200: { description: 'Usage', schema: z.object({ days: z.array(daySchema), totals: daySchema.omit({ date: true }) }) } },
   }, async (req, res, { query }) => {

@@ -7,7 +7,7 @@ import type { TenancyStore } from '../../core/tenancy/store';
 import type { ApiDefinition } from '../openapi';
 import { z } from '../openapi';
 import { balanceSchema, statementEntrySchema, uuid } from '../schemas';
-import { orgOf } from '../org-context';
+import { orgOf, requireRoleIn } from '../org-context';
 
 export interface WalletRouteDeps {
   api: ApiDefinition;
@@ -53,14 +53,12 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
     if (!uuid.safeParse(walletId).success) throw notFound(`Wallet ${walletId}`);
     const wallet = await ledger.getWallet(walletId);
     if (!wallet?.orgId || !req.user) throw notFound(`Wallet ${walletId}`);
-    await deps.tenancy.requireMembership(req.user.id, wallet.orgId).catch(() => {
-      throw notFound(`Wallet ${walletId}`);
-    });
+    await requireRoleIn(req, deps.tenancy, wallet.orgId, `Wallet ${walletId}`);
     return { id: wallet.id, org_id: wallet.orgId };
   }
 
   api.route(router, {
-    method: 'get', path: '/v1/wallet', summary: "The current organization's wallet (X-Org-Id or your first org)", tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/wallet', summary: "The current organization's wallet (X-Org-Id or your first org)", tags, auth: 'user', workspaceRole: 'member', use: [deps.requireUser],
     responses: { 200: { description: 'Balance', schema: balanceSchema } },
   }, async (req, res) => {
     const orgId = await orgOf(req, deps.tenancy);
@@ -69,7 +67,7 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/wallets/:id', summary: 'A wallet and its balance', tags, auth: 'user', use: [deps.requireUser],
+    method: 'get', path: '/v1/wallets/:id', summary: 'A wallet and its balance', tags, auth: 'user', workspaceRole: 'member', workspaceFrom: 'resource', use: [deps.requireUser],
     params: z.object({ id: z.string().max(64) }),
     responses: { 200: { description: 'Balance', schema: balanceSchema } },
   }, async (req, res, { params }) => {
@@ -77,7 +75,7 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'get', path: '/v1/wallets/:id/transfers', summary: 'The statement: grants, purchases, holds, settlements, releases (newest first)', tags, auth: 'user',
+    method: 'get', path: '/v1/wallets/:id/transfers', summary: 'The statement: grants, purchases, holds, settlements, releases (newest first)', tags, auth: 'user', workspaceRole: 'owner', workspaceFrom: 'resource',
     use: [deps.requireUser],
     params: z.object({ id: z.string().max(64) }),
     query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() }),
@@ -90,7 +88,7 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
 
   const billingTags = ['Billing (services)'];
   api.route(router, {
-    method: 'post', path: '/v1/billing/authorize', summary: "Place a hold on an organization's wallet", tags: billingTags, auth: 'service',
+    method: 'post', path: '/v1/billing/authorize', summary: "Place a hold on an organization's wallet", tags: billingTags, auth: 'service', workspaceRole: null,
     use: [deps.requireUser, deps.requireService, deps.idempotency], idempotent: true,
     body: z.object({
       hold_id: z.string().min(1).max(200),
@@ -113,7 +111,7 @@ export function createWalletRouter(deps: WalletRouteDeps): Router {
   });
 
   api.route(router, {
-    method: 'post', path: '/v1/billing/settle', summary: 'Settle a hold for ≤ its amount (the rest is released); 0 releases it', tags: billingTags, auth: 'service',
+    method: 'post', path: '/v1/billing/settle', summary: 'Settle a hold for ≤ its amount (the rest is released); 0 releases it', tags: billingTags, auth: 'service', workspaceRole: null,
     use: [deps.requireUser, deps.requireService, deps.idempotency], idempotent: true,
     body: z.object({ settle_id: z.string().min(1).max(200), hold_id: z.string().min(1).max(200), amount_mc: z.number().int().min(0).max(1e12) }),
     responses: { 200: { description: 'The settlement', schema: z.object({ settle_id: z.string(), hold_id: z.string(), amount_mc: z.number().int(), kind: z.string() }) } },

@@ -22,6 +22,9 @@ export interface ApiKey {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** The user who created it; removing them from the workspace revokes it. */
+  createdBy: string | null;
+  createdByEmail?: string | null;
 }
 
 export interface CreatedApiKey extends ApiKey {
@@ -37,6 +40,7 @@ const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? n
 const toKey = (r: Record<string, any>): ApiKey => ({
   id: r.id, orgId: r.org_id, name: r.name, prefix: r.prefix, scopes: r.scopes, instanceId: r.instance_id,
   createdAt: iso(r.created_at)!, lastUsedAt: iso(r.last_used_at), revokedAt: iso(r.revoked_at),
+  createdBy: r.created_by ?? null, createdByEmail: r.created_by_email ?? null,
 });
 
 export class ApiKeyStore {
@@ -60,8 +64,17 @@ export class ApiKeyStore {
     return { ...toKey(row), secret };
   }
 
-  async list(orgId: string): Promise<ApiKey[]> {
-    return (await this.db('api_keys').where('org_id', orgId).orderBy('created_at', 'desc')).map(toKey);
+  /** The organization's keys with their creators' emails; only one person's when `createdBy` is given. */
+  async list(orgId: string, filter: { createdBy?: string } = {}): Promise<ApiKey[]> {
+    const rows = await this.db('api_keys as k')
+      .leftJoin('users as u', 'u.id', 'k.created_by')
+      .where('k.org_id', orgId)
+      .modify((q) => {
+        if (filter.createdBy) q.where('k.created_by', filter.createdBy);
+      })
+      .select('k.*', 'u.email as created_by_email')
+      .orderBy('k.created_at', 'desc');
+    return rows.map(toKey);
   }
 
   /** Every live key restricted to the instance stops working (it was deprovisioned). */
@@ -69,10 +82,11 @@ export class ApiKeyStore {
     await this.db('api_keys').where('instance_id', instanceId).whereNull('revoked_at').update({ revoked_at: this.db.fn.now() });
   }
 
-  async revoke(orgId: string, id: string): Promise<ApiKey> {
+  /** Revokes a key of the organization; with `createdBy`, only that person's key (a member revoking their own). */
+  async revoke(orgId: string, id: string, filter: { createdBy?: string } = {}): Promise<ApiKey> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(`API key ${id}`);
     const [row] = await this.db('api_keys')
-      .where({ id, org_id: orgId })
+      .where({ id, org_id: orgId, ...(filter.createdBy ? { created_by: filter.createdBy } : {}) })
       .update({ revoked_at: this.db.raw('coalesce(revoked_at, now())') })
       .returning('*');
     if (!row) throw notFound(`API key ${id}`);

@@ -3,8 +3,7 @@
 // never a "check then insert".
 import type { Db } from '../db';
 import { notFound } from '../errors';
-
-export type Role = 'owner' | 'admin' | 'member';
+import type { WorkspaceRole } from './roles';
 
 export interface Organization {
   id: string;
@@ -15,7 +14,7 @@ export interface Organization {
 export interface Membership {
   orgId: string;
   orgName: string;
-  role: Role;
+  role: WorkspaceRole;
 }
 
 export interface Workspace {
@@ -62,7 +61,7 @@ export class TenancyStore {
   }
 
   /** The user's role in an org; a non-member gets not-found, so ids of other tenants leak nothing. */
-  async requireMembership(userId: string, orgId: string): Promise<Role> {
+  async requireMembership(userId: string, orgId: string): Promise<WorkspaceRole> {
     if (!/^[0-9a-f-]{36}$/i.test(orgId)) throw notFound(`Organization ${orgId}`);
     const row = await this.db('memberships').where({ user_id: userId, org_id: orgId }).first();
     if (!row) throw notFound(`Organization ${orgId}`);
