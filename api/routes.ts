@@ -43,6 +43,11 @@ import { OPENAI_PATHS, createOpenAiRouter } from './openai/routes';
 import { openAiErrorHandler } from './openai/errors';
 import { ApiDefinition } from './openapi';
 import { createTenancyRouter } from './tenancy/routes';
+import { createMemberRouter } from './tenancy/members-routes';
+import { MembersStore } from '../core/tenancy/members';
+import { InvitationStore } from '../core/tenancy/invitations';
+import { createInvitationRouter } from './tenancy/invitation-routes';
+import { createMailSender, type MailSender } from '../core/mail';
 import { createUsageRouter } from './usage/routes';
 import { createWalletRouter } from './wallets/routes';
 
@@ -63,6 +68,8 @@ export interface RouteDeps {
   stores?: Partial<RouteStores>;
   /** Task queues the API starts workflows on; tests give each file its own. */
   taskQueues?: { provisioning: string; runs: string; connectors?: string };
+  /** Outgoing mail (invitations); built from the config when absent (SMTP_URL, else the log). */
+  mail?: MailSender;
   /** Connector secrets (Vault); built from the config when absent. */
   secrets?: SecretStore;
 }
@@ -82,11 +89,12 @@ export const BODY_LIMIT = '256kb';
 
 export async function createRouters(deps: RouteDeps): Promise<Platform> {
   const { config, db } = deps;
-  const api = new ApiDefinition();
-  const ledger = deps.ledger ?? createLedger(db);
   const stores = deps.stores ?? {};
-  const catalog = stores.catalog ?? new CatalogStore(db);
   const tenancy = stores.tenancy ?? new TenancyStore(db);
+  // Every route declares the workspace role it needs; the definition enforces it with the memberships.
+  const api = new ApiDefinition(tenancy);
+  const ledger = deps.ledger ?? createLedger(db);
+  const catalog = stores.catalog ?? new CatalogStore(db);
   const keys = stores.apiKeys ?? new ApiKeyStore(db);
   const instances = stores.instances ?? new KnexInstanceStore(db);
   const orders = stores.orders ?? new KnexOrderStore(db);
@@ -122,6 +130,11 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
       api, catalog, artifacts: deps.artifacts, validateFlow: deps.validateFlow, audit, requireUser: user, requireAdmin: requireRole('admin'), idempotency: idem,
     }),
     createTenancyRouter({ api, tenancy, ledger, starterCreditsMc: config.STARTER_CREDITS * 1000, requireUser: user, idempotency: idem }),
+    createMemberRouter({ api, members: new MembersStore(db), audit, requireUser: user, idempotency: idem }),
+    createInvitationRouter({
+      api, invitations: new InvitationStore(db, config.SIGNING_SECRET), mail: deps.mail ?? createMailSender(config, deps.logger), audit,
+      webOrigin: config.WEB_ORIGIN, ttlHours: config.INVITATION_TTL_HOURS, requireUser: user, idempotency: idem,
+    }),
     createWalletRouter({ api, ledger, tenancy, requireUser: user, requireService: requireRole('admin'), idempotency: idem }),
     createApiKeyRouter({ api, keys, tenancy, audit, requireUser: user, idempotency: idem }),
     createInstanceRouter({ api, instances, tenancy, requireUser: user }),

@@ -70,6 +70,12 @@ export const configObject = z.object({
   GITHUB_OWNER: z.string().optional(),
   GITHUB_REPO: z.string().optional(),
 
+  // Mail (invitations). Unset SMTP_URL: mails are printed to the log and the workspace page shows invitation links (dev stack).
+  SMTP_URL: url.optional(),
+  MAIL_FROM: z.string().min(3).default('CMP <no-reply@cmp.local>'),
+  /** How long an invitation link stays valid. */
+  INVITATION_TTL_HOURS: positiveInt.default(168),
+
   STARTER_CREDITS: z.coerce.number().int().min(0).default(100),
   DEMO_MESSAGES_PER_VISITOR: positiveInt.default(5),
   DEMO_MESSAGES_PER_IP_PER_DAY: positiveInt.default(20),

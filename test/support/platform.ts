@@ -23,6 +23,7 @@ import type { Config } from '../../core/config';
 import { createLogger } from '../../core/logger';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { seedCatalog } from '../../deploy/local/seed';
+import type { MailSender } from '../../core/mail';
 import { freshDatabase, testConfig, workflowBundlePath } from './stack';
 import { initTracing } from '../../core/observability/tracing';
 import { workerTracingOptions } from '../../workers/tracing';
@@ -52,6 +53,8 @@ export interface PlatformOptions {
   /** Builds the run activities from this platform's clients (tests swap a client, e.g. the runtime). */
   runActivities?: (ctx: { clients: Clients; config: Config }) => Record<string, unknown>;
   configOverrides?: Record<string, string>;
+  /** Outgoing mail (a RecordingMailSender keeps the invitations' mails); the log when absent. */
+  mail?: MailSender;
   /** Start a connectors worker (connectorCall); `lookup` replaces DNS in its egress guard. */
   connectors?: { lookup?: LookupAll };
 }
@@ -75,7 +78,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
     config, db: clients.db, temporal, logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
     validateFlow: (flow) => validateFlow(flow).problems,
     webhookVerifier: createSaleorWebhookVerifier({ saleorApiUrl: config.SALEOR_API_URL, jwksCooldownMs: 0 }),
-    taskQueues,
+    taskQueues, mail: opts.mail,
   });
   const app = createApp({ logger, tracing, webOrigin: config.WEB_ORIGIN, probes: {}, routers: platform.routers });
   const server: Server = await new Promise((resolve) => {
