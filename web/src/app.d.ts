@@ -11,6 +11,9 @@ declare global {
       user: SessionUser | null;
       /** The session's OIDC access token, for server-side API calls. */
       accessToken: string | null;
+      /** The person's workspaces (with their workspace roles) and the one they act in (sent as X-Org-Id). */
+      workspaces: import('$lib/server/workspace').WorkspaceChoice[];
+      workspace: import('$lib/server/workspace').WorkspaceChoice | null;
     }
     interface PageData {
       user?: { email: string; name: string; roles: string[] } | null;

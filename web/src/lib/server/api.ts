@@ -11,10 +11,18 @@ import { apiUrl } from './env';
 
 type Event = Pick<RequestEvent, 'locals' | 'fetch'>;
 
+/** The signed-in person's token and the workspace they act in (the header switcher's choice). */
+function authHeaders(event: Event): Record<string, string> {
+  if (!event.locals.accessToken) return {};
+  return {
+    authorization: `Bearer ${event.locals.accessToken}`,
+    ...(event.locals.workspace ? { 'x-org-id': event.locals.workspace.id } : {}),
+  };
+}
+
 /** The typed client, with the session's token unless `anonymous` (public routes). */
 export function apiClient(event: Event, opts: { anonymous?: boolean; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-  if (event.locals.accessToken && !opts.anonymous) headers.authorization = `Bearer ${event.locals.accessToken}`;
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers, ...(opts.anonymous ? {} : authHeaders(event)) };
   return createClient<paths>({
     baseUrl: apiUrl(),
     headers,
@@ -59,7 +67,7 @@ export async function rawCall(event: Event, path: string, opts: CallOptions = {}
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  if (event.locals.accessToken && !opts.anonymous) headers.authorization = `Bearer ${event.locals.accessToken}`;
+  if (!opts.anonymous) Object.assign(headers, authHeaders(event));
   try {
     return await fetch(url, {
       method: opts.method ?? 'GET',

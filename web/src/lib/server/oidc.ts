@@ -24,7 +24,14 @@ export function oidcConfiguration(): Promise<client.Configuration> {
 
 export const callbackUrl = (origin: string) => `${origin}/auth/callback`;
 
-export async function authorizationRedirect(origin: string): Promise<{ url: URL; verifier: string; state: string; nonce: string }> {
+/**
+ * `register`: open Keycloak's registration form instead of the sign-in form (prompt=create, Keycloak 26);
+ * `loginHint`: the email to prefill (an invited person's).
+ */
+export async function authorizationRedirect(
+  origin: string,
+  opts: { register?: boolean; loginHint?: string } = {},
+): Promise<{ url: URL; verifier: string; state: string; nonce: string }> {
   const config = await oidcConfiguration();
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -36,6 +43,8 @@ export async function authorizationRedirect(origin: string): Promise<{ url: URL;
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...(opts.register ? { prompt: 'create' } : {}),
+    ...(opts.loginHint ? { login_hint: opts.loginHint } : {}),
   });
   return { url, verifier, state, nonce };
 }

@@ -6,21 +6,43 @@ import type { Actions, PageServerLoad, RequestEvent } from './$types';
 // Every scope the API knows, and only those: the generated types make a missing or unknown one a type error.
 const SCOPES: Record<ApiKeyScope, true> = { runs: true, 'usage:read': true };
 const isScope = (s: string): s is ApiKeyScope => Object.hasOwn(SCOPES, s);
+const UUID = /^[0-9a-f-]{36}$/;
 
 export const load: PageServerLoad = async (event) => {
   if (!event.locals.user) redirect(303, '/auth/login?return_to=/workspace');
   event.depends('app:workspace');
   const api = apiClient(event);
-  const [wallet, usage, instances, keys, packs] = await Promise.all([
+  const workspace = event.locals.workspace;
+  // What the page shows follows the person's workspace role (docs/teams.md): the statement and credit packs are the
+  // owners', invitations the admins' and owners'.
+  const role = workspace?.role ?? 'member';
+  const isOwner = role === 'owner';
+  const isAdmin = role !== 'member';
+  const orgPath = { path: { orgId: workspace?.id ?? '' } };
+  const [wallet, usage, instances, keys, packs, members, invitations] = await Promise.all([
     data(api.GET('/v1/wallet')),
     data(api.GET('/v1/usage', { params: { query: { days: 30 } } })),
     data(api.GET('/v1/instances')),
     data(api.GET('/v1/api-keys')),
-    data(apiClient(event, { anonymous: true }).GET('/v1/credit-packs')),
+    isOwner ? data(apiClient(event, { anonymous: true }).GET('/v1/credit-packs')) : { items: [] },
+    workspace ? data(api.GET('/v1/orgs/{orgId}/members', { params: orgPath })) : { items: [] },
+    workspace && isAdmin ? data(api.GET('/v1/orgs/{orgId}/invitations', { params: orgPath })) : { items: [] },
   ]);
-  const statement = await data(api.GET('/v1/wallets/{id}/transfers', { params: { path: { id: wallet.wallet_id }, query: { limit: 30 } } }));
-  return { wallet, usage, instances: instances.items, keys: keys.items, packs: packs.items, statement: statement.items, welcome: event.url.searchParams.has('welcome') };
+  const statement = isOwner ? (await data(api.GET('/v1/wallets/{id}/transfers', { params: { path: { id: wallet.wallet_id }, query: { limit: 30 } } }))).items : null;
+  const removing = event.url.searchParams.get('remove');
+  return {
+    wallet, usage, instances: instances.items, keys: keys.items, packs: packs.items, statement, welcome: event.url.searchParams.has('welcome'),
+    joined: event.url.searchParams.has('joined'), workspace, role, members: members.items,
+    invitations: invitations.items.filter((i) => i.state === 'pending'),
+    removing: removing && UUID.test(removing) ? (members.items.find((m) => m.user_id === removing) ?? null) : null,
+  };
 };
+
+function orgIdOf(event: RequestEvent): string {
+  const id = event.locals.workspace?.id;
+  if (!id) error(404, 'You have no workspace yet.');
+  return id;
+}
 
 function requireUser(event: RequestEvent) {
   if (!event.locals.user) error(401, 'Your session has ended. Please sign in again.');
@@ -69,6 +91,63 @@ export const actions: Actions = {
       return fail(f.status, { action: 'unsubscribe', message: f.message });
     }
     redirect(303, '/workspace#instances');
+  },
+
+  invite: async (event) => {
+    requireUser(event);
+    const form = await event.request.formData();
+    const email = String(form.get('email') ?? '').trim();
+    const role = String(form.get('role') ?? 'member');
+    if (!/^[^@\s]+@[^@\s]+$/.test(email) || email.length > 254) return fail(400, { action: 'invite', message: 'Enter the email address of the person to invite.' });
+    if (role !== 'member' && role !== 'admin' && role !== 'owner') return fail(400, { action: 'invite', message: 'Choose a role.' });
+    try {
+      await data(apiClient(event).POST('/v1/orgs/{orgId}/invitations', { params: { path: { orgId: orgIdOf(event) } }, body: { email, role } }));
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { action: 'invite', message: f.message });
+    }
+    return { action: 'invite', invited: email };
+  },
+
+  revokeInvitation: async (event) => {
+    requireUser(event);
+    const id = String((await event.request.formData()).get('id') ?? '');
+    if (!UUID.test(id)) return fail(400, { action: 'revokeInvitation', message: 'Unknown invitation.' });
+    try {
+      await data(apiClient(event).DELETE('/v1/orgs/{orgId}/invitations/{id}', { params: { path: { orgId: orgIdOf(event), id } } }));
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { action: 'revokeInvitation', message: f.message });
+    }
+    redirect(303, '/workspace#members');
+  },
+
+  changeRole: async (event) => {
+    requireUser(event);
+    const form = await event.request.formData();
+    const userId = String(form.get('user_id') ?? '');
+    const role = String(form.get('role') ?? '');
+    if (!UUID.test(userId) || (role !== 'member' && role !== 'admin' && role !== 'owner')) return fail(400, { action: 'members', message: 'Choose a member and a role.' });
+    try {
+      await data(apiClient(event).PATCH('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } }, body: { role } }));
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { action: 'members', message: f.message });
+    }
+    redirect(303, '/workspace#members');
+  },
+
+  removeMember: async (event) => {
+    requireUser(event);
+    const userId = String((await event.request.formData()).get('user_id') ?? '');
+    if (!UUID.test(userId)) return fail(400, { action: 'members', message: 'Unknown member.' });
+    try {
+      await data(apiClient(event).DELETE('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } } }));
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { action: 'members', message: f.message });
+    }
+    redirect(303, '/workspace#members');
   },
 
   buyCredits: async (event) => {

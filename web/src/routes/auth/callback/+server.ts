@@ -32,5 +32,7 @@ export const GET: RequestHandler = async (event) => {
     refreshToken: tokens.refreshToken,
     idToken: tokens.idToken,
   });
-  redirect(303, workspace.created ? '/workspace?welcome=1' : pending.returnTo);
+  // Someone who came from an invitation goes back to it to accept, even when they just registered.
+  const fromInvitation = pending.returnTo.startsWith('/invite/');
+  redirect(303, workspace.created && !fromInvitation ? '/workspace?welcome=1' : pending.returnTo);
 };
