@@ -129,7 +129,9 @@ it('lets the member run an agent with their own key, but not see the statement o
 
 it('lets the owner promote the colleague to admin, then remove them; their key stops working at once', async () => {
   const { page } = owner;
-  await page.goto('/workspace#members');
+  // A fresh load: the page still shows the members from before the colleague joined.
+  await page.goto('/workspace');
+  await page.reload();
   const row = page.locator(`[data-testid=member-row]:has-text("${colleagueEmail}")`);
   await row.locator('select[name=role]').selectOption('admin');
   await Promise.all([page.waitForURL('**/workspace#members'), row.locator('button:has-text("Change")').click()]);
