@@ -8,7 +8,7 @@ import * as m003 from '../../migrations/20261125_003_runs';
 import * as m004 from '../../migrations/20261125_004_connectors';
 import * as m005 from '../../migrations/20261203_005_api_key_scopes';
 import * as m006 from '../../migrations/20261203_006_users_email_lower_idx';
-import * as m007 from '../../migrations/20261203_006_invitations';
+import * as m007 from '../../migrations/20261203_007_invitations';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
@@ -17,7 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261125_004_connectors': m004,
   '20261203_005_api_key_scopes': m005,
   '20261203_006_users_email_lower_idx': m006,
-  '20261203_006_invitations': m007,
+  '20261203_007_invitations': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
