@@ -7,6 +7,8 @@ import { AuditLog } from '../core/audit';
 import type { Clients } from '../core/clients';
 import type { FlowArtifacts, FlowValidator } from '../core/catalog/publishing';
 import { CatalogStore } from '../core/catalog/store';
+import { OfferingStatsStore } from '../core/catalog/offering-stats';
+import { allowedComponents } from '../core/artifacts/allowed-components';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { createKnexUserStore, createTokenVerifier, type TokenVerifier } from '../core/identity';
@@ -128,6 +130,8 @@ export async function createRouters(deps: RouteDeps): Promise<Platform> {
     }),
     createCatalogRouter({
       api, catalog, artifacts: deps.artifacts, validateFlow: deps.validateFlow, audit, requireUser: user, requireAdmin: requireRole('admin'), idempotency: idem,
+      temporal: deps.temporal, taskQueue: taskQueues.provisioning, stats: new OfferingStatsStore(db), logger: deps.logger, studioUrl: config.STUDIO_URL,
+      flowPolicy: { maxBytes: config.FLOW_MAX_BYTES, allowedComponents: allowedComponents(config.FLOW_ALLOWED_COMPONENTS) }, checkRunTimeoutMs: config.VERSION_CHECK_RUN_TIMEOUT_MS,
     }),
     createTenancyRouter({ api, tenancy, ledger, starterCreditsMc: config.STARTER_CREDITS * 1000, requireUser: user, idempotency: idem }),
     createMemberRouter({ api, members: new MembersStore(db), audit, requireUser: user, idempotency: idem }),

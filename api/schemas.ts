@@ -59,6 +59,50 @@ export const offeringSchema = z
 
 export const offeringDetailSchema = offeringSchema.extend({ versions: z.array(versionSchema) }).openapi('OfferingDetail');
 
+const checkSchema = z.object({
+  name: z.string().describe('validation, stored, registered, examples, example 1…'),
+  status: z.enum(['passed', 'failed']),
+  detail: z.string().describe('what was checked, the problem, or an excerpt of the example\'s answer'),
+  duration_ms: z.number().int(),
+  input: z.string().nullable().describe('the example input, for an example check'),
+});
+
+export const adminVersionSchema = versionSchema
+  .extend({
+    checks_status: z.enum(['pending', 'running', 'passed', 'failed']).nullable().describe('null: added before checks existed'),
+    checks: z.array(checkSchema),
+    checked_at: z.string().nullable(),
+    runtime_flow_id: z.string().nullable(),
+    size_bytes: z.number().int().nullable(),
+    studio_url: z.string().nullable().describe('the flow in Langflow\'s UI, when the studio runs'),
+  })
+  .openapi('AdminOfferingVersion');
+
+export const catalogSyncSchema = z
+  .object({
+    status: z.enum(['running', 'succeeded', 'failed']),
+    workflow_id: z.string(),
+    variants: z.number().int().nullable(),
+    error: z.string().nullable(),
+    started_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .openapi('CatalogSync');
+
+export const adminOfferingListItemSchema = z
+  .object({
+    id: uuid, slug: z.string(), name: z.string(), summary: z.string(), category: z.string(), status: z.enum(['draft', 'published', 'retired']),
+    demo_enabled: z.boolean(), version_count: z.number().int(), latest_version: z.string().nullable(), updated_at: z.string(),
+  })
+  .openapi('AdminOfferingListItem');
+
+export const offeringStatsSchema = z
+  .object({
+    active_instances: z.number().int(),
+    days: z.array(z.object({ date: z.string(), subscriptions: z.number().int(), runs: z.number().int(), failed_runs: z.number().int(), credits_mc: z.number().int() })),
+  })
+  .openapi('OfferingStats');
+
 export const creditPackSchema = z
   .object({ id: uuid, code: z.string(), name: z.string(), credits_mc: z.number().int(), price_cents: z.number().int(), currency: z.string(), purchasable: z.boolean() })
   .openapi('CreditPack');
@@ -123,3 +167,13 @@ export const instanceSchema = z
   .openapi('Instance');
 
 export const orgSchema = z.object({ id: uuid, name: z.string(), role: z.enum(['owner', 'admin', 'member']) }).openapi('Organization');
+
+export const adminOfferingDetailSchema = offeringSchema
+  .extend({
+    versions: z.array(adminVersionSchema),
+    all_plans: z.array(planSchema.extend({ status: z.enum(['draft', 'published', 'retired']), org_rate_limit_per_minute: z.number().int() })),
+    sync: catalogSyncSchema.nullable().describe('the last sync of this offering\'s plans to Saleor'),
+  })
+  .openapi('AdminOfferingDetail');
+
+export const adminCreditPackSchema = creditPackSchema.extend({ status: z.enum(['draft', 'published', 'retired']) }).openapi('AdminCreditPack');

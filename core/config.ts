@@ -44,6 +44,15 @@ export const configObject = z.object({
   LANGFLOW_URL: url.default('http://127.0.0.1:7860'),
   LANGFLOW_API_KEY: z.string().min(1).default('cmp-dev-langflow-key'),
   LANGFLOW_RUN_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Langflow's UI (the studio), when it runs; the publisher console opens a version's flow there. Unset: no studio link. */
+  STUDIO_URL: url.optional(),
+
+  /** Largest Langflow flow export a publisher may upload, in bytes. */
+  FLOW_MAX_BYTES: positiveInt.max(4 * 1024 * 1024).default(1024 * 1024),
+  /** Component types a published flow may use, comma-separated; empty: the launch agents' and Langflow's basic text components. */
+  FLOW_ALLOWED_COMPONENTS: z.string().default(''),
+  /** Deadline of each example input run while a version is checked. */
+  VERSION_CHECK_RUN_TIMEOUT_MS: positiveInt.default(30_000),
 
   SALEOR_API_URL: url.default('http://127.0.0.1:4020/graphql/'),
   SALEOR_APP_TOKEN: z.string().default('saleor-sandbox-app-token'),

@@ -18,9 +18,15 @@ export const problemTypes = {
   'invitation-revoked': 410,
   'invitation-used': 410,
   'invitation-wrong-email': 403,
+  /** A version whose checks have not all passed cannot be published. */
+  'version-checks-not-passed': 409,
+  /** The artifact S3 holds no longer hashes to the version's sha256. */
+  'artifact-integrity': 409,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   'idempotency-key-reused': 422,
+  /** An upload's bytes do not hash to the sha256 its sender computed (changed on the way). */
+  'upload-hash-mismatch': 422,
   'insufficient-credits': 402,
   'rate-limited': 429,
   'upstream-unavailable': 502,

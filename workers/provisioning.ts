@@ -1,6 +1,8 @@
 // Worker for the `provisioning` task queue: purchaseToProvision,
-// deprovisioning, catalog sync and the lost-webhook sweep (a Temporal Schedule).
+// deprovisioning, catalog sync, a new version's checks and the lost-webhook
+// sweep (a Temporal Schedule).
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { createVersionCheckActivities } from '../activities/catalog/version-checks';
 import { createProvisioningActivities } from '../activities/provisioning';
 import { createCatalogSyncActivities } from '../activities/saleor/catalog-sync';
 import { createSweepActivities } from '../activities/saleor/sweep';
@@ -18,6 +20,7 @@ await runWorker({
         ...createProvisioningActivities({ ...c, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
         ...createCatalogSyncActivities({ ...c, productTypeId: config.SALEOR_PRODUCT_TYPE_ID, categoryId: config.SALEOR_CATEGORY_ID }),
         ...createSweepActivities(c),
+        ...createVersionCheckActivities(c),
       },
       close: c.close,
       async afterStart() {

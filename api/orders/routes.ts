@@ -198,6 +198,8 @@ export function createOrderRouter(deps: OrderRouteDeps): Router {
     const plan = offering.plans.find((p) => p.code === body.plan);
     if (!plan) throw notFound(`Plan ${body.plan} of ${body.offering}`);
     if (plan.priceCents > 0) throw new AppError('validation', 'Paid plan', `${plan.name} costs money: buy it with POST /v1/checkout`, { errors: [{ path: 'plan', message: 'paid plan' }] });
+    // Retiring an agent's last published version stops new subscriptions; existing instances keep their version.
+    if (!offering.latestVersion) throw conflict(`${offering.name} has no published version to subscribe to right now`);
     const live = await deps.instances.activeFor(orgId, offering.slug);
     if (live) throw conflict(`Your organization already has an active ${offering.name} instance`, { instance_id: live.id });
     const orderId = `free-${randomUUID()}`;

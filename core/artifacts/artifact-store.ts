@@ -12,8 +12,11 @@ export interface StoredArtifact {
 export interface ArtifactStore {
   /** Stores bytes under a key derived from their SHA-256; storing the same bytes twice is a no-op. */
   put(bytes: Buffer | string): Promise<StoredArtifact>;
-  /** Reads an artifact and checks its SHA-256; served from the in-process cache after the first read. */
-  getVerified(key: string, expectedSha256: string): Promise<Buffer>;
+  /**
+   * Reads an artifact and checks its SHA-256; served from the in-process cache after the first read, unless
+   * `fromStore` asks for the stored bytes themselves (publishing re-checks what S3 holds now).
+   */
+  getVerified(key: string, expectedSha256: string, opts?: { fromStore?: boolean }): Promise<Buffer>;
 }
 
 export const sha256Hex = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');

@@ -86,8 +86,9 @@ export class S3ArtifactStore implements ArtifactStore {
     return stored;
   }
 
-  async getVerified(key: string, expectedSha256: string): Promise<Buffer> {
+  async getVerified(key: string, expectedSha256: string, opts: { fromStore?: boolean } = {}): Promise<Buffer> {
     const wanted = expectedSha256.toLowerCase();
+    if (opts.fromStore) return this.fetchAndVerify(key, wanted);
     const cached = this.cache.get(wanted);
     if (cached) return cached;
     const flightKey = `${key}\n${wanted}`;

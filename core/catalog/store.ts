@@ -23,6 +23,20 @@ export interface Plan {
   status: CatalogStatus;
 }
 
+/** One check a version went through before it may be published. */
+export interface VersionCheck {
+  /** validation | stored | registered | example 1… */
+  name: string;
+  status: 'passed' | 'failed';
+  /** What was checked or what went wrong, in plain words; for an example, an excerpt of the answer. */
+  detail: string;
+  durationMs: number;
+  /** The example input an example check ran. */
+  input?: string;
+}
+
+export type ChecksStatus = 'pending' | 'running' | 'passed' | 'failed';
+
 export interface OfferingVersion {
   id: string;
   offeringId: string;
@@ -34,7 +48,27 @@ export interface OfferingVersion {
   status: CatalogStatus;
   publishedAt: string | null;
   createdAt: string;
+  /** null for versions added before checks existed (the seeded launch versions). */
+  checksStatus: ChecksStatus | null;
+  checks: VersionCheck[];
+  checkedAt: string | null;
+  runtimeFlowId: string | null;
+  sizeBytes: number | null;
 }
+
+/** The last sync of an offering's plans, or of the credit packs, to Saleor. */
+export interface CatalogSync {
+  scope: string;
+  status: 'running' | 'succeeded' | 'failed';
+  workflowId: string;
+  variants: number | null;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export const offeringSyncScope = (offeringId: string) => `offering:${offeringId}`;
+export const CREDIT_PACKS_SYNC_SCOPE = 'credit-packs';
 
 export interface Offering {
   id: string;
@@ -84,7 +118,12 @@ export const toOffering = (r: Row): Offering => ({
 export const toVersion = (r: Row): OfferingVersion => ({
   id: r.id, offeringId: r.offering_id, version: r.version, changelog: r.changelog, artifactKey: r.artifact_key,
   sha256: r.sha256, runtimeFlowName: r.runtime_flow_name, status: r.status, publishedAt: iso(r.published_at),
-  createdAt: iso(r.created_at)!,
+  createdAt: iso(r.created_at)!, checksStatus: r.checks_status ?? null, checks: r.checks ?? [], checkedAt: iso(r.checked_at),
+  runtimeFlowId: r.runtime_flow_id ?? null, sizeBytes: r.size_bytes ?? null,
+});
+const toCatalogSync = (r: Row): CatalogSync => ({
+  scope: r.scope, status: r.status, workflowId: r.workflow_id, variants: r.variants ?? null, error: r.error ?? null,
+  startedAt: iso(r.started_at)!, finishedAt: iso(r.finished_at),
 });
 export const toPlan = (r: Row): Plan => ({
   id: r.id, offeringId: r.offering_id, code: r.code, name: r.name, priceCents: r.price_cents, currency: r.currency,
@@ -304,6 +343,22 @@ export class CatalogStore {
     return toCreditPack(saved);
   }
 
+  /** Every offering whatever its status, for the publisher console, newest first. */
+  async listAll(): Promise<(Offering & { versionCount: number; latestVersion: string | null })[]> {
+    const rows = await this.db('offerings')
+      .select('offerings.*')
+      .select(this.db.raw('(select count(*) from offering_versions v where v.offering_id = offerings.id) as version_count'))
+      .select(this.db.raw(`(select v.version from offering_versions v where v.offering_id = offerings.id and v.status = 'published'
+        order by v.published_at desc limit 1) as latest_version`))
+      .orderBy('created_at', 'desc');
+    return rows.map((r) => ({ ...toOffering(r), versionCount: Number(r.version_count), latestVersion: r.latest_version ?? null }));
+  }
+
+  /** Credit packs in every status (the console edits drafts and retired ones too). */
+  async listAllCreditPacks(): Promise<CreditPack[]> {
+    return (await this.db('credit_packs').orderBy('price_cents')).map(toCreditPack);
+  }
+
   async listCreditPacks(): Promise<CreditPack[]> {
     return (await this.db('credit_packs').where('status', 'published').orderBy('price_cents')).map(toCreditPack);
   }
@@ -313,7 +368,10 @@ export class CatalogStore {
   }
 
   /** Records a version; the same version with the same artifact is a no-op, a different artifact a conflict. */
-  async addVersion(input: { offeringId: string; version: string; changelog: string; artifactKey: string; sha256: string; runtimeFlowName: string }): Promise<OfferingVersion> {
+  async addVersion(input: {
+    offeringId: string; version: string; changelog: string; artifactKey: string; sha256: string; runtimeFlowName: string;
+    sizeBytes?: number; checks?: VersionCheck[]; checksStatus?: ChecksStatus;
+  }): Promise<OfferingVersion> {
     const existing = await this.db('offering_versions').where({ offering_id: input.offeringId, version: input.version }).first();
     if (existing) {
       if (existing.sha256 !== input.sha256) throw conflict(`Version ${input.version} exists with another artifact; versions are immutable`);
@@ -324,6 +382,7 @@ export class CatalogStore {
         .insert({
           offering_id: input.offeringId, version: input.version, changelog: input.changelog, artifact_key: input.artifactKey,
           sha256: input.sha256, runtime_flow_name: input.runtimeFlowName, status: 'draft',
+          size_bytes: input.sizeBytes ?? null, checks: JSON.stringify(input.checks ?? []), checks_status: input.checksStatus ?? null,
         })
         .returning('*');
       return toVersion(row);
@@ -340,6 +399,54 @@ export class CatalogStore {
       .returning('*');
     if (!row) throw notFound(`Offering version ${versionId}`);
     return toVersion(row);
+  }
+
+  /** Starts a round of checks: the checks done before it (validation) are kept, later ones are cleared. */
+  async beginVersionChecks(versionId: string, keep: string[]): Promise<OfferingVersion> {
+    const version = await this.getVersion(versionId);
+    const [row] = await this.db('offering_versions')
+      .where('id', versionId)
+      .update({ checks_status: 'running', checks: JSON.stringify(version.checks.filter((c) => keep.includes(c.name))), checked_at: null, updated_at: this.db.fn.now() })
+      .returning('*');
+    return toVersion(row);
+  }
+
+  /** Adds (or replaces, by name: a retried activity) one check result. */
+  async recordVersionCheck(versionId: string, check: VersionCheck): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      const row = await trx('offering_versions').where('id', versionId).forUpdate().first('checks');
+      if (!row) throw notFound(`Offering version ${versionId}`);
+      const checks = (row.checks as VersionCheck[]).filter((c) => c.name !== check.name);
+      await trx('offering_versions').where('id', versionId).update({ checks: JSON.stringify([...checks, check]), updated_at: trx.fn.now() });
+    });
+  }
+
+  async finishVersionChecks(versionId: string, status: 'passed' | 'failed'): Promise<void> {
+    await this.db('offering_versions').where('id', versionId).update({ checks_status: status, checked_at: this.db.fn.now(), updated_at: this.db.fn.now() });
+  }
+
+  async setVersionRuntimeFlow(versionId: string, runtimeFlowId: string): Promise<void> {
+    await this.db('offering_versions').where('id', versionId).update({ runtime_flow_id: runtimeFlowId, updated_at: this.db.fn.now() });
+  }
+
+  async startCatalogSync(scope: string, workflowId: string): Promise<void> {
+    await this.db('catalog_syncs')
+      .insert({ scope, status: 'running', workflow_id: workflowId, variants: null, error: null, started_at: this.db.fn.now(), finished_at: null })
+      .onConflict('scope')
+      .merge();
+  }
+
+  /** Records how a sync ended, unless a later sync of the scope has started since. */
+  async finishCatalogSync(scope: string, workflowId: string, result: { variants: number } | { error: string }): Promise<void> {
+    await this.db('catalog_syncs')
+      .where({ scope, workflow_id: workflowId })
+      .update('error' in result
+        ? { status: 'failed', error: result.error, finished_at: this.db.fn.now() }
+        : { status: 'succeeded', variants: result.variants, error: null, finished_at: this.db.fn.now() });
+  }
+
+  async catalogSyncs(scopes: string[]): Promise<CatalogSync[]> {
+    return (await this.db('catalog_syncs').whereIn('scope', scopes)).map(toCatalogSync);
   }
 
   /** Repairs a version's recorded hash (support fixing a bad catalog entry). */

@@ -9,6 +9,7 @@ import * as m004 from '../../migrations/20261125_004_connectors';
 import * as m005 from '../../migrations/20261203_005_api_key_scopes';
 import * as m006 from '../../migrations/20261203_006_users_email_lower_idx';
 import * as m007 from '../../migrations/20261203_007_invitations';
+import * as m008 from '../../migrations/20261203_008_publisher_console';
 
 const migrations: Record<string, Knex.Migration> = {
   '20261125_001_tenancy_catalog': m001,
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203_005_api_key_scopes': m005,
   '20261203_006_users_email_lower_idx': m006,
   '20261203_007_invitations': m007,
+  '20261203_008_publisher_console': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

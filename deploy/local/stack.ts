@@ -125,6 +125,8 @@ export function stackEnv(layout: StackLayout): Record<string, string> {
     OIDC_ISSUER: keycloakIssuer(layout),
     LANGFLOW_URL: `http://127.0.0.1:${p.langflow}`,
     LANGFLOW_API_KEY,
+    // The studio: Langflow's own UI, served by the dev stack's Langflow (not the tests').
+    ...(layout.name === 'dev' ? { STUDIO_URL: `http://127.0.0.1:${p.langflow}` } : {}),
     SALEOR_API_URL: `http://127.0.0.1:${p.saleor}/graphql/`,
     VAULT_ADDR: `http://127.0.0.1:${p.vault}`,
     VAULT_TOKEN: DEV_VAULT_TOKEN,
@@ -321,7 +323,9 @@ export async function startLangflow(layout: StackLayout): Promise<Service> {
   return startProcess({
     name: 'langflow',
     command: bin,
-    args: ['run', '--backend-only', '--host', '127.0.0.1', '--port', String(layout.ports.langflow), '--workers', '1', '--log-level', 'warning'],
+    // npm run dev serves Langflow's UI too, as the studio publishers build flows in: the same process and the same
+    // memory as backend-only (docs/publishing.md); the tests need no UI and keep it off.
+    args: ['run', ...(layout.name === 'dev' ? [] : ['--backend-only']), '--host', '127.0.0.1', '--port', String(layout.ports.langflow), '--workers', '1', '--log-level', 'warning'],
     env: {
       LANGFLOW_CONFIG_DIR: dir,
       LANGFLOW_DATABASE_URL: `sqlite:///${path.join(dir, 'langflow.db')}`,
@@ -456,8 +460,8 @@ export async function startKeycloak(layout: StackLayout): Promise<Service> {
     },
     logDir: layout.logDir,
     url: issuer,
-    // A first start on a busy 2-core machine (build, then realm import) takes one to two minutes.
-    readyTimeoutMs: 240_000,
+    // A first start on a busy 2-core machine (build, then realm import) takes one to two minutes; four when eight sessions share it.
+    readyTimeoutMs: 420_000,
     ready: () => httpOk(`${issuer}/.well-known/openid-configuration`),
   });
 }
@@ -528,6 +532,8 @@ export async function startWeb(layout: StackLayout, opts: { mode?: 'build' | 'de
     API_URL: api,
     API_PUBLIC_URL: api,
     PUBLIC_API_URL: api,
+    // A publisher's flow upload (up to FLOW_MAX_BYTES as JSON text) passes through the store; adapter-node's default is 512 KB.
+    BODY_SIZE_LIMIT: '6M',
     ...opts.env,
   };
   if (opts.mode === 'dev') {

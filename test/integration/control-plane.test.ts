@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validate as validateOpenApi } from '@readme/openapi-parser';
 import { ApiKeyStore } from '../../core/api-keys/store';
+import { CatalogStore } from '../../core/catalog/store';
 import { loadLaunchAgents } from '../../deploy/local/agents';
 import { loginAs } from '../support/oidc';
 import { startPlatform, type TestPlatform } from '../support/platform';
@@ -79,6 +80,12 @@ describe('catalog', () => {
     expect(other.status).toBe(409);
 
     expect((await p.call('PUT', `/v1/admin/offerings/${created.body.id}/plans/free`, { token: admin, body: { name: 'Free', price_cents: 0, monthly_credits_mc: 10_000, price_per_run_mc: 500, rate_limit_per_minute: 10 } })).status).toBe(200);
+    // This file runs no workers, so the version's checks never run: publishing is refused (publishing.test.ts runs them).
+    const unchecked = await p.call('POST', `/v1/admin/versions/${version.body.id}/publish`, { token: admin });
+    expect(unchecked.status).toBe(409);
+    expect(unchecked.body.type).toBe('https://cmp.dev/problems/version-checks-not-passed');
+    // As the checks workflow ends when every check passed.
+    await new CatalogStore(p.clients.db).finishVersionChecks(version.body.id, 'passed');
     expect((await p.call('POST', `/v1/admin/versions/${version.body.id}/publish`, { token: admin })).body.status).toBe('published');
     expect((await p.call('GET', '/v1/offerings/echo-agent')).status).toBe(404);
     expect((await p.call('PATCH', `/v1/admin/offerings/${created.body.id}`, { token: admin, body: { status: 'published' } })).status).toBe(200);

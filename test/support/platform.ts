@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { createRouters, type Platform } from '../../api/routes';
+import { createVersionCheckActivities } from '../../activities/catalog/version-checks';
 import { createProvisioningActivities } from '../../activities/provisioning';
 import { createCatalogSyncActivities } from '../../activities/saleor/catalog-sync';
 import { createSweepActivities } from '../../activities/saleor/sweep';
@@ -94,6 +95,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       ...createProvisioningActivities({ ...clients, starterCreditsMc: config.STARTER_CREDITS * 1000 }),
       ...createCatalogSyncActivities({ ...clients, productTypeId: config.SALEOR_PRODUCT_TYPE_ID, categoryId: config.SALEOR_CATEGORY_ID }),
       ...createSweepActivities(clients),
+      ...createVersionCheckActivities(clients),
     };
     const worker = await Worker.create({
       connection: workerConnection,

@@ -48,6 +48,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/credit-packs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every credit pack (drafts and retired included) and the last Saleor sync */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Credit packs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AdminCreditPack"][];
+                            sync: components["schemas"]["CatalogSync"];
+                        };
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Forbidden: needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/credit-packs/{code}": {
         parameters: {
             query?: never;
@@ -169,7 +253,74 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Every offering, drafts and retired ones included (publisher console) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Offerings, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["AdminOfferingListItem"][];
+                        };
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Forbidden: needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Create an offering (draft) */
         post: {
@@ -514,6 +665,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/offerings/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Subscriptions, runs, failures and credits charged per day (last 30 days) */
+        get: {
+            parameters: {
+                query?: {
+                    days?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Daily figures, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OfferingStats"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Forbidden: needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/offerings/{id}/versions": {
         parameters: {
             query?: never;
@@ -523,7 +759,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a version by uploading its Langflow flow JSON */
+        /** Add a version by uploading its Langflow flow export; its checks start at once */
         post: {
             parameters: {
                 query?: never;
@@ -540,21 +776,27 @@ export interface paths {
                     "application/json": {
                         /** @default  */
                         changelog?: string;
-                        flow: {
+                        /** @description The export as a JSON object (stored as serialised here); flow_json is preferred */
+                        flow?: {
                             [key: string]: unknown;
                         };
+                        /** @description The export file's text, byte for byte (what is hashed and stored) */
+                        flow_json?: string;
+                        /** @description The sha256 the uploader computed over flow_json; a mismatch is refused (upload-hash-mismatch) */
+                        sha256?: string;
+                        /** @description semver, e.g. 1.2.0 */
                         version: string;
                     };
                 };
             };
             responses: {
-                /** @description The version (draft), its artifact stored under its sha256 */
+                /** @description The version (draft), its artifact stored under its sha256, its checks running */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["OfferingVersion"];
+                        "application/json": components["schemas"]["AdminOfferingVersion"];
                     };
                 };
                 /** @description Invalid request */
@@ -635,7 +877,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An offering with drafts */
+        /** An offering with drafts, every plan, version checks and the last Saleor sync */
         get: {
             parameters: {
                 query?: never;
@@ -653,7 +895,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["OfferingDetail"];
+                        "application/json": components["schemas"]["AdminOfferingDetail"];
                     };
                 };
                 /** @description Invalid request */
@@ -711,6 +953,192 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/versions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A version with its checks */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The version */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AdminOfferingVersion"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Forbidden: needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/versions/{id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a version's checks again (after its examples changed, or the runtime was down) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "Idempotency-Key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The checks started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AdminOfferingVersion"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Forbidden: needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request with this Idempotency-Key is in progress */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Idempotency-Key reused with another request */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/versions/{id}/publish": {
         parameters: {
             query?: never;
@@ -720,7 +1148,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish a version */
+        /** Publish a version: new subscriptions get it (refused unless all its checks passed and its artifact still matches its sha256) */
         post: {
             parameters: {
                 query?: never;
@@ -823,7 +1251,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Retire a version */
+        /** Retire a version: no new subscriptions get it; existing instances keep running it */
         post: {
             parameters: {
                 query?: never;
@@ -6023,6 +6451,56 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdminCreditPack: components["schemas"]["CreditPack"] & {
+            /** @enum {string} */
+            status: "draft" | "published" | "retired";
+        };
+        AdminOfferingDetail: components["schemas"]["Offering"] & {
+            all_plans: (components["schemas"]["Plan"] & {
+                org_rate_limit_per_minute: number;
+                /** @enum {string} */
+                status: "draft" | "published" | "retired";
+            })[];
+            sync: components["schemas"]["CatalogSync"];
+            versions: components["schemas"]["AdminOfferingVersion"][];
+        };
+        AdminOfferingListItem: {
+            category: string;
+            demo_enabled: boolean;
+            /** Format: uuid */
+            id: string;
+            latest_version: string | null;
+            name: string;
+            slug: string;
+            /** @enum {string} */
+            status: "draft" | "published" | "retired";
+            summary: string;
+            updated_at: string;
+            version_count: number;
+        };
+        AdminOfferingVersion: components["schemas"]["OfferingVersion"] & {
+            checked_at: string | null;
+            checks: {
+                /** @description what was checked, the problem, or an excerpt of the example's answer */
+                detail: string;
+                duration_ms: number;
+                /** @description the example input, for an example check */
+                input: string | null;
+                /** @description validation, stored, registered, examples, example 1… */
+                name: string;
+                /** @enum {string} */
+                status: "passed" | "failed";
+            }[];
+            /**
+             * @description null: added before checks existed
+             * @enum {string|null}
+             */
+            checks_status: "pending" | "running" | "passed" | "failed" | null;
+            runtime_flow_id: string | null;
+            size_bytes: number | null;
+            /** @description the flow in Langflow's UI, when the studio runs */
+            studio_url: string | null;
+        };
         ApiKey: {
             created_at: string;
             /** @description Who created the key (null for keys from before teams) */
@@ -6041,6 +6519,16 @@ export interface components {
             revoked_at: string | null;
             scopes: ("runs" | "usage:read")[];
         };
+        /** @description the last sync of this offering's plans to Saleor */
+        CatalogSync: {
+            error: string | null;
+            finished_at: string | null;
+            started_at: string;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
+            variants: number | null;
+            workflow_id: string;
+        } | null;
         ChatCompletion: {
             choices: {
                 /** @enum {string} */
@@ -6247,6 +6735,16 @@ export interface components {
         };
         OfferingDetail: components["schemas"]["Offering"] & {
             versions: components["schemas"]["OfferingVersion"][];
+        };
+        OfferingStats: {
+            active_instances: number;
+            days: {
+                credits_mc: number;
+                date: string;
+                failed_runs: number;
+                runs: number;
+                subscriptions: number;
+            }[];
         };
         OfferingVersion: {
             changelog: string;
