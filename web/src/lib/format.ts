@@ -38,3 +38,7 @@ export const statusLabel = (s: string) =>
 
 export const statusTone = (s: string) =>
   ['active', 'fulfilled', 'succeeded'].includes(s) ? 'ok' : ['needs_attention', 'failed', 'cancelled'].includes(s) ? 'bad' : ['deprovisioned', 'deprovisioning'].includes(s) ? 'muted' : 'busy';
+
+/** Tone of a catalog status (offering, version, plan) or of a version's checks. */
+export const catalogTone = (s: string | null) =>
+  s === 'published' || s === 'passed' || s === 'succeeded' ? 'ok' : s === 'failed' ? 'bad' : s === 'retired' || s === null ? 'muted' : 'busy';
