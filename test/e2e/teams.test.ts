@@ -158,3 +158,40 @@ it('lets the owner promote the colleague to admin, then remove them; their key s
   expect(await colleague.page.locator('[data-testid=workspace-role]').textContent()).toBe('owner');
   expect(await colleague.page.locator('#workspace-switcher').count()).toBe(0);
 });
+
+it('shows a clear page, not an error, for a used, revoked, expired, unknown or someone else\'s invitation', async () => {
+  const { page } = colleague;
+  const stateOf = async (url: string) => {
+    const res = await page.goto(url);
+    expect(res?.status(), url).toBe(200);
+    return page.locator('[data-testid=invitation]').getAttribute('data-state');
+  };
+  // The colleague's link was used.
+  await expect(stateOf(link)).resolves.toBe('accepted');
+  expect(await page.locator('h1').textContent()).toBe('This invitation has been used');
+  await shoot(page, 'teams-06-invitation-used');
+
+  const invite = async (email: string) => {
+    const created = (await p.call('POST', `/v1/orgs/${orgId}/invitations`, { token: ownerToken, body: { email, role: 'member' } })).body;
+    return { id: created.id as string, url: created.link as string };
+  };
+  const revoked = await invite(`revoked-${randomBytes(3).toString('hex')}@example.com`);
+  await p.call('DELETE', `/v1/orgs/${orgId}/invitations/${revoked.id}`, { token: ownerToken });
+  await expect(stateOf(revoked.url)).resolves.toBe('revoked');
+  expect(await page.locator('h1').textContent()).toBe('This invitation was withdrawn');
+
+  const expired = await invite(`expired-${randomBytes(3).toString('hex')}@example.com`);
+  await p.clients.db('invitations').where('id', expired.id).update({ expires_at: p.clients.db.raw("now() - interval '1 minute'") });
+  await expect(stateOf(expired.url)).resolves.toBe('expired');
+  expect(await page.locator('h1').textContent()).toBe('This invitation has expired');
+  await shoot(page, 'teams-07-invitation-expired');
+
+  await expect(stateOf(`${web}/invite/${'x'.repeat(43)}`)).resolves.toBe('not-found');
+  await expect(stateOf(`${web}/invite/short`)).resolves.toBe('not-found');
+
+  // Signed in as someone else than the invited person: who it is for, and how to switch.
+  const other = await invite(`other-${randomBytes(3).toString('hex')}@example.com`);
+  await expect(stateOf(other.url)).resolves.toBe('wrong-email');
+  expect(await page.locator('[data-testid=invitation]').textContent()).toContain(`It was sent to other-`);
+  await shoot(page, 'teams-08-invitation-wrong-email');
+});

@@ -262,3 +262,19 @@ describe('invitations', () => {
     expect(listed.filter((i: { email: string }) => i.email === 'x@example.com').map((i: { role: string }) => i.role)).toEqual(['owner', 'admin']);
   });
 });
+
+describe('leaving', () => {
+  it('lets an admin leave; the keys they created here are revoked, the workspace keeps the rest', async () => {
+    const before = (await p.call('GET', '/v1/api-keys', { token: owner })).body.items.filter((k: { revoked_at: string | null }) => !k.revoked_at);
+    const theirs = before.filter((k: { created_by: { user_id: string } }) => k.created_by.user_id === ids.admin).map((k: { id: string }) => k.id);
+    expect(theirs.length).toBeGreaterThan(0);
+    const left = await p.call('POST', `/v1/orgs/${orgId}/leave`, { token: admin });
+    expect(left.status).toBe(200);
+    expect([...left.body.revoked_key_ids].sort()).toEqual([...theirs].sort());
+    const after = (await p.call('GET', '/v1/api-keys', { token: owner })).body.items.filter((k: { revoked_at: string | null }) => !k.revoked_at);
+    expect(after).toHaveLength(before.length - theirs.length);
+    expect((await p.call('GET', `/v1/orgs/${orgId}/members`, { token: admin })).status).toBe(404);
+    const audit = await p.clients.db('audit_log').where({ org_id: orgId, action: 'member.removed', target_id: ids.admin });
+    expect(audit[0].data).toMatchObject({ role: 'admin', left: true });
+  });
+});

@@ -150,6 +150,18 @@ export const actions: Actions = {
     redirect(303, '/workspace#members');
   },
 
+  leave: async (event) => {
+    requireUser(event);
+    try {
+      await data(apiClient(event).POST('/v1/orgs/{orgId}/leave', { params: { path: { orgId: orgIdOf(event) } } }));
+    } catch (err) {
+      const f = apiFailure(err);
+      return fail(f.status, { action: 'members', message: f.message });
+    }
+    // The switcher's choice is no longer theirs: the next page falls back to their first workspace.
+    redirect(303, '/workspace');
+  },
+
   buyCredits: async (event) => {
     requireUser(event);
     const form = await event.request.formData();
