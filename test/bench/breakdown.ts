@@ -1,6 +1,7 @@
 // Where a run's time goes, for bench:runs: Prometheus histograms (the Temporal
 // server's own, the SDK worker's, the API's) scraped before and after a phase;
 // each line is a histogram's mean over that phase (Δsum / Δcount), per run.
+import fs from 'node:fs';
 
 /** sum and count of every histogram series in a Prometheus text page, keyed by name and labels. */
 export type Histograms = Map<string, { sum: number; count: number }>;
@@ -53,3 +54,29 @@ export const sdkKeep = (taskQueue: string) => (name: string, l: Record<string, s
   if (/^temporal_workflow_endtoend_latency/.test(name)) return `worker workflow end-to-end`;
   return null;
 };
+
+/** CPU seconds (user + system) of each process tree, by root pid, from /proc: what each process spends per run. */
+export function cpuSeconds(roots: Record<string, number | undefined>): Record<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const procs = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / tick });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [name, root] of Object.entries(roots)) {
+    if (root === undefined) continue;
+    const inTree = (pid: number): boolean => {
+      for (let p = pid, hops = 0; p > 1 && hops < 20; p = procs.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
+      return false;
+    };
+    out[name] = [...procs].filter(([pid]) => inTree(pid)).reduce((t, [, p]) => t + p.cpu, 0);
+  }
+  return out;
+}

@@ -68,7 +68,7 @@ import { stopAll, type Service } from '../../deploy/local/processes';
 import { seedCatalog } from '../../deploy/local/seed';
 import { repoRoot, stackEnv, startPostgres, startS3, startTemporal, testLayout } from '../../deploy/local/stack';
 import { startFakeRuntime } from '../support/fake-runtime';
-import { phase, parseHistograms, scrape, sdkKeep, serverKeep, type Histograms } from './breakdown';
+import { cpuSeconds, phase, parseHistograms, scrape, sdkKeep, serverKeep, type Histograms } from './breakdown';
 import { startDevServer, startFullServer, TODAY_DYNAMIC_CONFIG, type TemporalServer } from './temporal-servers';
 import { exposition } from '../../core/metrics/registry';
 import { portOpen, startProcess } from '../../deploy/local/processes';
@@ -356,6 +356,28 @@ async function main(): Promise<void> {
     };
     const runParts = await measured(tableRunsQueue, runCall);
     const floorParts = await measured(tableFloorQueue, floorCall);
+    // CPU per run at c16, per process (tree): what bounds runs/s on two shared cores.
+    const pidOf = (name: string) => services.find((x) => x.name === name)?.child?.pid;
+    const cpuRoots = { api: pidOf('bench-api'), 'runs worker': pidOf('bench-runs-worker'), 'floor worker': pidOf('bench-floor-worker'), temporal: pidOf('temporal'), postgres: pidOf('postgres') };
+    const cpuPerRun = async (call: () => Promise<number>) => {
+      // The bench's own process alone (its children are the trees above).
+      const self = () => {
+        const u = process.cpuUsage();
+        return { [split ? 'load generator' : 'bench (load, API, workers)']: (u.user + u.system) / 1e6 };
+      };
+      const before = { ...self(), ...cpuSeconds(cpuRoots) };
+      const r = await load(16, perLevel, call);
+      const after = { ...self(), ...cpuSeconds(cpuRoots) };
+      return { perS: r.perS, ms: Object.fromEntries(Object.keys(after).map((k) => [k, ((after[k]! - (before[k] ?? 0)) / perLevel) * 1000])) };
+    };
+    const runCpu = await cpuPerRun(runCall);
+    const floorCpu = await cpuPerRun(floorCall);
+    const cpuLine = (c: { ms: Record<string, number> }) => Object.entries(c.ms).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    console.log(`\nCPU ms per run at c16 (user + system, process trees; ${split ? 'split' : 'the bench process holds API and workers'}):`);
+    console.log(`  run path (${runCpu.perS.toFixed(0)}/s): ${cpuLine(runCpu)}, total ${Object.values(runCpu.ms).reduce((a, b) => a + b, 0).toFixed(1)}`);
+    console.log(`  floor    (${floorCpu.perS.toFixed(0)}/s): ${cpuLine(floorCpu)}, total ${Object.values(floorCpu.ms).reduce((a, b) => a + b, 0).toFixed(1)}`);
+    for (const [k, v] of Object.entries(runCpu.ms)) figures[`c16_cpu_ms_per_run_${k.replace(/ /g, '_')}`] = Math.round(v * 10) / 10;
+    for (const [k, v] of Object.entries(floorCpu.ms)) figures[`c16_cpu_ms_per_floor_workflow_${k.replace(/ /g, '_')}`] = Math.round(v * 10) / 10;
     console.log(`\nbreakdown at c1, ${breakdownRuns} runs each: mean ms per occurrence, occurrences per run (run path | floor); run p50 ${runParts.r.p50.toFixed(1)}, floor p50 ${floorParts.r.p50.toFixed(1)}`);
     const keys = [...new Set([...runParts.parts.keys(), ...floorParts.parts.keys()])].sort();
     const cell = (v?: { count: number; meanMs: number }) => (v ? `${v.meanMs.toFixed(2).padStart(8)} ×${(v.count / breakdownRuns).toFixed(2)}` : `${'—'.padStart(8)}      `);
@@ -400,10 +422,12 @@ async function main(): Promise<void> {
         if (started === 0) await new Promise((r) => setTimeout(r, 200));
       }
       figures.refused_p95_ms = Math.round(refused.p95 * 10) / 10;
+      // Over the stand-in called directly at c16 in this run: what an HTTP round trip costs on this machine right now.
+      figures.refused_added_p95_ms = Math.round((refused.p95 - rows[1]!.base_p95!) * 10) / 10;
       figures.refused_p50_ms = Math.round(refused.p50 * 10) / 10;
       figures.refused_workflows_started = started - 1;
       figures.refused_not_402 = refused.latencies - (refused.statuses[402] ?? 0);
-      console.log(`\nrefused runs (wallet below one hold) at c16, ${perLevel}: p50 ${refused.p50.toFixed(1)} ms, p95 ${refused.p95.toFixed(1)} ms (target ≤ 15), workflows started ${started - 1}, answers other than 402: ${figures.refused_not_402}`);
+      console.log(`\nrefused runs (wallet below one hold) at c16, ${perLevel}: p50 ${refused.p50.toFixed(1)} ms, p95 ${refused.p95.toFixed(1)} ms, ${figures.refused_added_p95_ms} ms over the stand-in's c16 p95 (target ≤ 15 added), workflows started ${started - 1}, answers other than 402: ${figures.refused_not_402}`);
     }
 
     // The floor against today's Temporal configuration, started beside the stack's server.
