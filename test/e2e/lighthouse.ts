@@ -10,6 +10,8 @@ import { repoRoot } from '../../deploy/local/stack';
 
 export interface LighthouseScores {
   url: string;
+  /** Where the audit ended up after redirects (a sign-in page, if the session did not hold). */
+  finalUrl: string;
   formFactor: 'mobile' | 'desktop';
   performance: number;
   accessibility: number;
@@ -21,7 +23,8 @@ export interface LighthouseScores {
 
 export const lighthouseDir = path.join(repoRoot, 'test/artifacts/lighthouse');
 
-export async function runLighthouse(url: string, formFactor: 'mobile' | 'desktop'): Promise<LighthouseScores> {
+/** `cookie` signs the audit in (a page behind a session, as the publisher console): sent with every request. */
+export async function runLighthouse(url: string, formFactor: 'mobile' | 'desktop', opts: { cookie?: string } = {}): Promise<LighthouseScores> {
   const chrome = await chromeLauncher.launch({
     chromePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     chromeFlags: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -29,7 +32,7 @@ export async function runLighthouse(url: string, formFactor: 'mobile' | 'desktop
   try {
     const result = await lighthouse(
       url,
-      { port: chrome.port, output: 'html', logLevel: 'error', onlyCategories: ['performance', 'accessibility', 'best-practices', 'seo'] },
+      { port: chrome.port, output: 'html', logLevel: 'error', onlyCategories: ['performance', 'accessibility', 'best-practices', 'seo'], ...(opts.cookie ? { extraHeaders: { Cookie: opts.cookie } } : {}) },
       formFactor === 'desktop' ? desktopConfig : undefined,
     );
     if (!result) throw new Error(`Lighthouse returned nothing for ${url}`);
@@ -43,7 +46,7 @@ export async function runLighthouse(url: string, formFactor: 'mobile' | 'desktop
       .filter((ref) => ref.weight > 0 && (lhr.audits[ref.id]?.score ?? 1) < 0.9)
       .map((ref) => `${ref.id}: ${lhr.audits[ref.id]?.displayValue ?? lhr.audits[ref.id]?.score}`);
     return {
-      url, formFactor, performance: score('performance'), accessibility: score('accessibility'), bestPractices: score('best-practices'), seo: score('seo'), failing,
+      url, finalUrl: lhr.finalDisplayedUrl, formFactor, performance: score('performance'), accessibility: score('accessibility'), bestPractices: score('best-practices'), seo: score('seo'), failing,
     };
   } finally {
     chrome.kill();
