@@ -135,6 +135,10 @@ export const configSchema = configObject
         }
       }
     }
+    // Without SMTP, invitation mails (their links included) would only reach the API's log.
+    if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'required in production (without it invitations are only logged)' });
+    }
     if (c.GITOPS_MODE === 'github') {
       for (const key of ['GITHUB_TOKEN', 'GITHUB_OWNER', 'GITHUB_REPO'] as const) {
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when GITOPS_MODE=github' });

@@ -36,14 +36,15 @@ describe('configuration', () => {
         return (err as ConfigError).problems;
       }
     };
-    // Nothing set: every sandbox secret is named, not just the first.
-    expect(problems({}).map((p) => p.split(':')[0]).sort()).toEqual([...SANDBOX_SECRETS].sort());
+    // Nothing set: every sandbox secret is named, not just the first, and mail has nowhere to go.
+    const unset = [...SANDBOX_SECRETS, 'SMTP_URL'].sort();
+    expect(problems({}).map((p) => p.split(':')[0]).sort()).toEqual(unset);
     // .env.example's dev values are refused the same way.
     const text = fs.readFileSync(path.resolve(import.meta.dirname, '../../.env.example'), 'utf8');
     const example = Object.fromEntries(text.split('\n').filter((l) => /^[A-Z0-9_]+=./.test(l)).map((l) => [l.split('=')[0]!, l.slice(l.indexOf('=') + 1)]));
-    expect(problems({ ...example, NODE_ENV: 'production' }).map((p) => p.split(':')[0]).sort()).toEqual([...SANDBOX_SECRETS].sort());
+    expect(problems({ ...example, NODE_ENV: 'production' }).map((p) => p.split(':')[0]).sort()).toEqual(unset);
     // One left at its default is still named.
-    const real = Object.fromEntries(SANDBOX_SECRETS.map((k) => [k, `prod-${k.toLowerCase()}-${'x'.repeat(32)}`]));
+    const real = { ...Object.fromEntries(SANDBOX_SECRETS.map((k) => [k, `prod-${k.toLowerCase()}-${'x'.repeat(32)}`])), SMTP_URL: 'smtp://mailer:secret@smtp.example.com:587' };
     expect(problems(real)).toEqual([]);
     expect(problems({ ...real, LANGFLOW_API_KEY: 'cmp-dev-langflow-key' })).toEqual(['LANGFLOW_API_KEY: is a sandbox default; production needs its own secret']);
     // Development keeps its defaults.
