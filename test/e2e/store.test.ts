@@ -431,7 +431,8 @@ describe('the publisher journey', () => {
       dt.items.add(new File([${JSON.stringify(forbidden)}], 'forbidden.json', { type: 'application/json' }));
       document.querySelector('.drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     })()`);
-    await expect(page.locator('[data-testid=upload-sha256]').textContent()).resolves.toBe(sha256(forbidden));
+    // SubtleCrypto hashes asynchronously ("hashing…" first): wait for the digest itself.
+    await page.waitForSelector(`[data-testid=upload-sha256]:text-is("${sha256(forbidden)}")`);
     await page.fill('#upload-version', '0.9.0');
     await page.click('form.upload button[type=submit]');
     const problem = await page.locator('[data-testid=upload-problem]').textContent();
@@ -445,7 +446,7 @@ describe('the publisher journey', () => {
   it('uploads a flow export by the file picker, sees its sha256 and its checks pass on Langflow, and publishes it', { timeout: 240_000 }, async () => {
     const { page } = publisher;
     await page.setInputFiles('#upload-file', { name: 'triage-desk.json', mimeType: 'application/json', buffer: Buffer.from(text) });
-    await expect(page.locator('[data-testid=upload-sha256]').textContent()).resolves.toBe(sha256(text));
+    await page.waitForSelector(`[data-testid=upload-sha256]:text-is("${sha256(text)}")`);
     await page.fill('#upload-version', '1.0.0');
     await page.fill('#upload-changelog', 'First release');
     await page.click('form.upload button[type=submit]');
