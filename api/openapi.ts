@@ -82,7 +82,11 @@ declare global {
 
 /** Checks the caller's workspace role in one organization: not a member is 404 (other tenants' ids leak nothing), too low a role 403. */
 export async function checkWorkspaceRole(tenancy: TenancyStore, userId: string, orgId: string, needs: WorkspaceRole): Promise<WorkspaceRole> {
-  const role = await tenancy.requireMembership(userId, orgId);
+  return requireRole(await tenancy.requireMembership(userId, orgId), needs);
+}
+
+/** A member's role against the role a route needs: too low is 403. */
+export function requireRole(role: WorkspaceRole, needs: WorkspaceRole): WorkspaceRole {
   if (!atLeast(role, needs)) throw forbidden(`This needs the ${needs} workspace role or higher; you are ${role === 'admin' ? 'an' : 'a'} ${role} of this workspace`);
   return role;
 }
@@ -162,11 +166,16 @@ export class ApiDefinition {
       }
       if (!req.user) throw unauthorized();
       const param = req.params.orgId;
-      const orgId = (typeof param === 'string' ? param : undefined) ?? req.header('x-org-id') ?? (await tenancy.defaultOrgOf(req.user.id));
+      const requested = (typeof param === 'string' ? param : undefined) ?? req.header('x-org-id');
+      if (requested) {
+        req.workspace = { orgId: requested, role: await checkWorkspaceRole(tenancy, req.user.id, requested, needs), needs };
+        return next();
+      }
+      // The first workspace: its membership row already carries the role (one read, not two).
+      const [first] = await tenancy.membershipsOf(req.user.id);
       // No workspace yet: the handler's own answer (orgOf) says how to create one.
-      if (!orgId) return next();
-      const role = await checkWorkspaceRole(tenancy, req.user.id, orgId, needs);
-      req.workspace = { orgId, role, needs };
+      if (!first) return next();
+      req.workspace = { orgId: first.orgId, role: requireRole(first.role, needs), needs };
       next();
     };
   }

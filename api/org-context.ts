@@ -4,7 +4,7 @@
 import type { Request } from 'express';
 import { AppError, notFound, unauthorized } from '../core/errors';
 import type { TenancyStore } from '../core/tenancy/store';
-import { checkWorkspaceRole } from './openapi';
+import { requireRole } from './openapi';
 
 export async function orgOf(req: Request, tenancy: TenancyStore): Promise<string> {
   if (req.workspace) return req.workspace.orgId;
@@ -31,6 +31,5 @@ export async function requireRoleIn(req: Request, tenancy: TenancyStore, orgId: 
   const role = await tenancy.requireMembership(req.user.id, orgId).catch(() => {
     throw notFound(what);
   });
-  req.workspace = { orgId, role, needs };
-  await checkWorkspaceRole(tenancy, req.user.id, orgId, needs);
+  req.workspace = { orgId, role: requireRole(role, needs), needs };
 }
