@@ -18,7 +18,7 @@ import { ensureKeycloak, ensureKeycloakJava, ensureLangflow, ensureOpenBao, ensu
 import { startAlertmanager, startPrometheus, workerPorts } from './observability';
 import { startOpenBao } from './openbao';
 import { workerEntries, platformServices } from './platform';
-import { workflowInterceptorModules } from '../../workers/tracing';
+import { bundleInterceptorModules } from '../../workers/tracing';
 
 const t0 = Date.now();
 
@@ -77,7 +77,9 @@ try {
   ensureGitopsRepo(layout);
   say('starting PostgreSQL, Temporal, SeaweedFS (S3), OpenBao (Vault), Keycloak, Langflow and the local stand-ins…');
   const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
-  const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quietLogger }).then((b) =>
+  const bundle = bundleWorkflowCode({
+    workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules: bundleInterceptorModules(Boolean(config.OTEL_EXPORTER_OTLP_ENDPOINT)), logger: quietLogger,
+  }).then((b) =>
     fs.writeFileSync(bundlePath, b.code),
   );
   // Langflow takes longest to start and nothing else needs it to boot: it comes up while the rest does.

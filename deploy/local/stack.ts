@@ -204,7 +204,27 @@ export async function ensureDatabase(bin: string, port: number, name: string): P
   }
 }
 
-export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean } = {}): string[] {
+/**
+ * The dev server's dynamic config beyond the CLI's defaults. Each history shard reads its task queues (transfer: a
+ * workflow's next workflow task; visibility; timers) at most `…MaxPollRPS` times a second, 20 by default: sized for a
+ * cluster of hundreds of shards, where one shard sees little traffic. The dev server has one shard, so every run waits
+ * for that shard's next read slot and a run cannot finish in less than 1/20 s; unbounded here, an empty workflow
+ * takes 12 ms instead of 50 at concurrency 1 (docs/benchmarks.md). Reads still happen only when tasks are written.
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Readonly<Record<string, string>> = {
+  // Update-with-Start (the run path's early return) needs both.
+  'frontend.enableUpdateWorkflowExecution': 'true',
+  'frontend.enableExecuteMultiOperation': 'true',
+  // One task-queue partition: with a handful of pollers, tasks written to a partition nobody polls wait to be forwarded.
+  'matching.numTaskqueueReadPartitions': '1',
+  'matching.numTaskqueueWritePartitions': '1',
+  'history.transferProcessorMaxPollRPS': '10000',
+  'history.visibilityProcessorMaxPollRPS': '10000',
+  'history.timerProcessorMaxPollRPS': '10000',
+};
+
+/** `dynamicConfig` overrides TEMPORAL_DYNAMIC_CONFIG key by key (bench:runs starts an earlier configuration beside it). */
+export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean; dynamicConfig?: Record<string, string> } = {}): string[] {
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
@@ -219,13 +239,8 @@ export function temporalArgs(layout: StackLayout, opts: { inMemory?: boolean } =
     '--log-level', 'warn',
     // Prometheus scrapes the server's own metrics here.
     '--metrics-port', String(layout.ports.temporalMetrics),
-    // Update-with-Start (the run path's early return) needs both.
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
-    // One task-queue partition: with a handful of pollers, tasks written to a partition nobody polls wait to be forwarded.
-    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
-    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
   ];
+  for (const [key, value] of Object.entries({ ...TEMPORAL_DYNAMIC_CONFIG, ...opts.dynamicConfig })) args.push('--dynamic-config-value', `${key}=${value}`);
   for (const [key, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${key}=${type}`);
   return args;
 }

@@ -35,7 +35,6 @@ import {
   ensureGitopsRepo, repoRoot, stackEnv, startLangflow, startPostgres, startS3, startSaleorSandbox, startTemporal, testLayout,
 } from '../../deploy/local/stack';
 import { orderWorkflowId, progressQuery } from '../../core/provisioning/contract';
-import { workflowInterceptorModules } from '../../workers/tracing';
 import { initTracing } from '../../core/observability/tracing';
 import { workerTracingOptions } from '../../workers/tracing';
 
@@ -120,7 +119,7 @@ async function main(): Promise<void> {
   try {
     say(`starting PostgreSQL, Temporal, SeaweedFS, OpenBao and Langflow on slot ${slot} (Langflow takes a minute)…`);
     ensureGitopsRepo(layout);
-    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet });
+    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet });
     await Promise.all([
       track(startPostgres(layout)), track(startTemporal(layout, { inMemory: true })), track(startS3(layout)), track(startOpenBao(layout)), track(startLangflow(layout)),
     ]);

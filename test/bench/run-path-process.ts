@@ -21,7 +21,7 @@ import { exposition } from '../../core/metrics/registry';
 import { initTracing } from '../../core/observability/tracing';
 import { createSaleorWebhookVerifier } from '../../core/saleor/webhook-signature';
 import { repoRoot } from '../../deploy/local/stack';
-import { workerTracingOptions, workflowInterceptorModules } from '../../workers/tracing';
+import { workerTracingOptions } from '../../workers/tracing';
 
 const role = process.argv[2];
 const taskQueue = process.env.BENCH_TASK_QUEUE ?? 'bench-runs';
@@ -71,7 +71,7 @@ async function runWorker(): Promise<() => Promise<void>> {
     const { LangflowRuntime } = await import('../../core/runtime/langflow-runtime');
     worker = await Worker.create({
       connection, taskQueue, ...workerTracingOptions(initTracing('cmp-bench')),
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: silent }),
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: silent }),
       activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: config.LANGFLOW_URL, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
       // As workers/runs.ts.
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,

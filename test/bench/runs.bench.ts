@@ -73,9 +73,8 @@ import { startDevServer, startFullServer, TODAY_DYNAMIC_CONFIG, type TemporalSer
 import { exposition } from '../../core/metrics/registry';
 import { portOpen, startProcess } from '../../deploy/local/processes';
 import { floorResultUpdate } from './temporal-floor.workflow';
-import { workflowInterceptorModules } from '../../workers/tracing';
 import { initTracing, type Tracing } from '../../core/observability/tracing';
-import { workerTracingOptions } from '../../workers/tracing';
+import { bundleInterceptorModules, workerTracingOptions } from '../../workers/tracing';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 9);
 const perLevel = Number(process.env.BENCH_RUNS ?? 400);
@@ -223,11 +222,15 @@ async function main(): Promise<void> {
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: silent });
+    // As workers bundle them: OpenTelemetry's workflow interceptors only for the traced phase's worker.
+    const bundles = {
+      untraced: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: silent }),
+      traced: await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules: bundleInterceptorModules(true), logger: silent }),
+    };
     const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
     // Tracing off (no exporter configured), as deployed without OTEL_EXPORTER_OTLP_ENDPOINT.
     const runsWorkerOptions = (taskQueue: string, tracing: Tracing) => ({
-      connection: workerConnection, taskQueue, workflowBundle: bundle, ...workerTracingOptions(tracing),
+      connection: workerConnection, taskQueue, workflowBundle: tracing.enabled ? bundles.traced : bundles.untraced, ...workerTracingOptions(tracing),
       activities: createRunActivities({ ...clients, runtime: new LangflowRuntime({ url: fake.url, apiKey: config.LANGFLOW_API_KEY, runTimeoutMs: 10_000 }) }),
       maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentLocalActivityExecutions: 200, maxCachedWorkflows: 2000,
     });

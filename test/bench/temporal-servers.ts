@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { portOpen, startProcess, type Service } from '../../deploy/local/processes';
-import { repoRoot, SEARCH_ATTRIBUTES, temporalArgs, type StackLayout } from '../../deploy/local/stack';
+import { repoRoot, SEARCH_ATTRIBUTES, TEMPORAL_DYNAMIC_CONFIG, temporalArgs, type StackLayout } from '../../deploy/local/stack';
 import { ensurePostgres, ensureTemporal } from '../../deploy/local/tools';
 
 export interface TemporalServer {
@@ -41,8 +41,7 @@ export async function startDevServer(layout: StackLayout, opts: { label: string;
   const dataDir = path.join(layout.dataDir, `temporal-${opts.label}`);
   fs.mkdirSync(dataDir, { recursive: true });
   const ports = { ...layout.ports, temporal: extraPort(layout, opts.first), temporalUi: extraPort(layout, opts.first + 1), temporalMetrics: extraPort(layout, opts.first + 2) };
-  const args = temporalArgs({ ...layout, dataDir, ports });
-  for (const [k, v] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${v}`);
+  const args = temporalArgs({ ...layout, dataDir, ports }, { dynamicConfig: opts.dynamicConfig });
   const address = `127.0.0.1:${ports.temporal}`;
   const service = await startProcess({
     name: `temporal-${opts.label}`, command: ensureTemporal(repoRoot), args, logDir: layout.logDir, url: address, readyTimeoutMs: 60_000,
@@ -94,15 +93,8 @@ export async function startFullServer(layout: StackLayout, opts: { label: string
         maxIdleConns: ${opts.conns}
         maxConnLifetime: 1h`;
   const dynamicConfig = path.join(dataDir, 'dynamic-config.yaml');
-  fs.writeFileSync(dynamicConfig, `frontend.enableUpdateWorkflowExecution:
-  - value: true
-frontend.enableExecuteMultiOperation:
-  - value: true
-matching.numTaskqueueReadPartitions:
-  - value: 1
-matching.numTaskqueueWritePartitions:
-  - value: 1
-`);
+  // The dev server's dynamic config (unquoted YAML scalars: booleans and numbers).
+  fs.writeFileSync(dynamicConfig, Object.entries(TEMPORAL_DYNAMIC_CONFIG).map(([k, v]) => `${k}:\n  - value: ${v}\n`).join(''));
   const config = path.join(dataDir, 'config.yaml');
   fs.writeFileSync(config, `log: { stdout: true, level: warn }
 persistence:
@@ -166,5 +158,13 @@ async function registerDefaultNamespace(address: string): Promise<boolean> {
   }
 }
 
-/** Today's configuration, for the baseline: the CLI dev server reads search attributes from the database on every lookup. */
-export const TODAY_DYNAMIC_CONFIG = { 'system.forceSearchAttributesCacheRefreshOnRead': 'true' };
+/**
+ * Today's configuration (as of issue 17's start), for the baseline: the CLI dev server reads search attributes from
+ * the database on every lookup, and each of its one shard's task queues is read at most 20 times a second.
+ */
+export const TODAY_DYNAMIC_CONFIG = {
+  'system.forceSearchAttributesCacheRefreshOnRead': 'true',
+  'history.transferProcessorMaxPollRPS': '20',
+  'history.visibilityProcessorMaxPollRPS': '20',
+  'history.timerProcessorMaxPollRPS': '20',
+};

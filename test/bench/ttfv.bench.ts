@@ -21,7 +21,6 @@ import {
 } from '../../deploy/local/stack';
 import { DESKTOP, launchChromium, signInAtProvider } from '../e2e/browser';
 import { startFakeRuntime, type FakeRuntime } from '../support/fake-runtime';
-import { workflowInterceptorModules } from '../../workers/tracing';
 
 const slot = Number(process.env.CMP_TEST_SLOT ?? 8);
 const layout = testLayout(slot);
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
     const config = loadConfig({ ...process.env, ...env });
     ensureGitopsRepo(layout);
     const bundlePath = path.join(layout.dataDir, 'workflow-bundle.js');
-    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), workflowInterceptorModules, logger: quiet }).then((b) => fs.writeFileSync(bundlePath, b.code));
+    const bundle = bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows/index.ts'), logger: quiet }).then((b) => fs.writeFileSync(bundlePath, b.code));
     await Promise.all([
       track(startPostgres(layout)), track(startTemporal(layout)), track(startS3(layout)), track(startKeycloak(layout)),
       track(startOpenBao(layout, { token: config.VAULT_TOKEN })),

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ensureTemporal } from '../../deploy/local/tools';
-import { ensureGitopsRepo, repoRoot, stackEnv, startKeycloak, startLangflow, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
+import { ensureGitopsRepo, repoRoot, stackEnv, TEMPORAL_DYNAMIC_CONFIG, startKeycloak, startLangflow, startPostgres, startS3, startSaleorSandbox, testLayout } from '../../deploy/local/stack';
 import { startOpenBao } from '../../deploy/local/openbao';
 import { stopAll, type Service } from '../../deploy/local/processes';
 import { createDb, migrateLatest } from '../../core/db';
@@ -19,6 +19,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     stackEnv: Record<string, string>;
     workflowBundlePath: string;
+    /** The same bundle with OpenTelemetry's workflow interceptors, for workers whose tracing is on. */
+    tracedWorkflowBundlePath: string;
   }
 }
 
@@ -43,10 +45,12 @@ export default async function setup(project: TestProject) {
         searchAttributes: allSearchAttributes,
         log: { format: 'pretty', level: 'warn' },
         // Prometheus (test/integration/observability.test.ts) scrapes the server's metrics here.
-        extraArgs: ['--metrics-port', String(layout.ports.temporalMetrics)],
+        // The dev stack's dynamic config too (deploy/local/stack.ts: task-queue read rates, one partition, Update-with-Start).
+        extraArgs: ['--metrics-port', String(layout.ports.temporalMetrics), ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`])],
       },
     }).then((t) => (temporal = t));
-    const bundle = writeWorkflowBundle(path.join(layout.dataDir, 'workflow-bundle.js'));
+    const bundle = writeWorkflowBundle(path.join(layout.dataDir, 'workflow-bundle.js'), { traced: false });
+    const tracedBundle = writeWorkflowBundle(path.join(layout.dataDir, 'workflow-bundle-traced.js'), { traced: true });
     // allSettled: when one service fails, the others have still started and must be stopped below.
     const results = await Promise.allSettled([
       startPostgres(layout).then(started),
@@ -59,6 +63,7 @@ export default async function setup(project: TestProject) {
       process.env.CMP_TEST_SKIP_LANGFLOW === '1' ? undefined : startLangflow(layout).then(started),
       temporalStart,
       bundle,
+      tracedBundle,
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -68,6 +73,7 @@ export default async function setup(project: TestProject) {
     await createTemplateDatabase(pg!.url);
     project.provide('stackEnv', env);
     project.provide('workflowBundlePath', await bundle);
+    project.provide('tracedWorkflowBundlePath', await tracedBundle);
   } catch (err) {
     await stopAll(services);
     await temporal?.teardown();

@@ -100,7 +100,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
     const worker = await Worker.create({
       connection: workerConnection,
       taskQueue: taskQueues.provisioning,
-      workflowBundle: { codePath: workflowBundlePath() },
+      workflowBundle: { codePath: workflowBundlePath(tracing.enabled) },
       ...workerTracingOptions(tracing),
       activities: opts.provisioningActivities ? opts.provisioningActivities(base) : base,
     });
@@ -108,7 +108,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
     const runs = await Worker.create({
       connection: workerConnection,
       taskQueue: taskQueues.runs,
-      workflowBundle: { codePath: workflowBundlePath() },
+      workflowBundle: { codePath: workflowBundlePath(tracing.enabled) },
       ...workerTracingOptions(tracing),
       // Flows reach the connector gateway on this platform's own API.
       activities: opts.runActivities ? opts.runActivities({ clients, config }) : createRunActivities({ ...clients, connectorTokens: runTokenIssuer({ ...config, CONNECTOR_GATEWAY_URL: config.CONNECTOR_GATEWAY_URL ?? url }) }),
@@ -118,8 +118,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<TestPla
       const connectors = await Worker.create({
         connection: workerConnection,
         taskQueue: taskQueues.connectors,
-        workflowBundle: { codePath: workflowBundlePath() },
-      ...workerTracingOptions(tracing),
+        workflowBundle: { codePath: workflowBundlePath(tracing.enabled) },
+        ...workerTracingOptions(tracing),
         activities: createConnectorActivities({
           connectors: new ConnectorStore(clients.db), secrets: clients.secrets, ledger: clients.ledger,
           guard: connectorEgressGuard(config, opts.connectors.lookup), signingSecret: config.SIGNING_SECRET,

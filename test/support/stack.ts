@@ -36,4 +36,5 @@ export async function temporalClient(): Promise<{ client: Client; connection: Co
   return { client: new Client({ connection, namespace: 'default' }), connection };
 }
 
-export const workflowBundlePath = () => inject('workflowBundlePath');
+/** The prebuilt workflow bundle for a worker whose tracing is on (OpenTelemetry's workflow interceptors) or off. */
+export const workflowBundlePath = (traced = false) => inject(traced ? 'tracedWorkflowBundlePath' : 'workflowBundlePath');

@@ -19,6 +19,6 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   project.provide('temporalTestServer', ensureTemporalTestServer(repoRoot));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmp-workflow-bundle-'));
-  project.provide('workflowBundlePath', await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')));
+  project.provide('workflowBundlePath', await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js'), { traced: false }));
   return () => fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 // With no exporter configured, tracing is off: no provider, no request spans,
-// no client or activity interceptors, no trace id on log lines (the workers
-// keep a sink that drops what the bundled workflow interceptors hand it). Once
+// no client, activity or workflow interceptors (none bundled), no trace id on
+// log lines (the workers keep a sink that drops what a traced bundle might
+// hand it). Once
 // on, the answered traceparent carries the sampler's real decision.
 import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -10,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { createLogger } from '../../core/logger';
 import { initTracing } from '../../core/observability/tracing';
-import { workerTracingOptions } from '../../workers/tracing';
+import { bundleInterceptorModules, workerTracingOptions } from '../../workers/tracing';
 
 function app(tracing: ReturnType<typeof initTracing>, logger = createLogger('unit', 'silent')) {
   const router = Router();
@@ -33,8 +34,9 @@ describe('tracing off', () => {
     expect(tracing.enabled).toBe(false);
     expect(tracing.clientInterceptors.workflow).toEqual([]);
     const options = workerTracingOptions(tracing);
-    expect(options.interceptors?.activity).toBeUndefined();
-    expect(options.interceptors?.workflowModules?.length).toBe(1);
+    expect(options.interceptors).toBeUndefined();
+    expect(bundleInterceptorModules(false)).toEqual([]);
+    expect(bundleInterceptorModules(true)).toHaveLength(1);
     expect(options.sinks).toHaveProperty('exporter.export.fn');
 
     const lines: Record<string, unknown>[] = [];
