@@ -138,7 +138,22 @@ export function createRunActivities(deps: RunDeps) {
     else recordRunOutcome(outcome.status === 'rejected' ? 'refused' : outcome.status);
   }
 
-  return classifyFailures({ placeHold, executeRun, settleHold, releaseHold, recordRun });
+  /**
+   * The run's last step: settle its hold with what it cost (succeeded) or release it (failed, timed out; a refused
+   * run has none), then record the run. One local activity, not two: each costs the workflow an activation and the
+   * worker ~2 ms of CPU (docs/benchmarks.md). Idempotent by the run id like its parts, so a retry after the
+   * settlement but before the record settles nothing twice.
+   */
+  async function finishRun(input: { req: RunRequest; outcome: RunOutcome }): Promise<{ balanceMc: number | null }> {
+    const { req, outcome } = input;
+    let balanceMc: number | null = null;
+    if (outcome.status === 'succeeded') balanceMc = (await settleHold({ runId: req.runId, payer: req.payer, amountMc: outcome.chargedMc })).balanceMc;
+    else if (outcome.status !== 'rejected') await releaseHold({ runId: req.runId });
+    await recordRun({ req, outcome });
+    return { balanceMc };
+  }
+
+  return classifyFailures({ placeHold, executeRun, finishRun, settleHold, releaseHold, recordRun });
 }
 
 export type RunActivities = ReturnType<typeof createRunActivities>;

@@ -38,9 +38,12 @@
 // BENCH_FLOOR_CANDIDATE=full-sqlite|full-postgres puts the full Temporal
 // server (TEMPORAL_SERVER_BIN, TEMPORAL_SQL_TOOL, TEMPORAL_SERVER_SCHEMA) in
 // the stack server's place for that comparison; BENCH_FLOOR_BASELINE=off skips it.
+// BENCH_API_NODE_ARGS are Node flags for the split API process (a CPU profile: "--cpu-prof --cpu-prof-dir=DIR").
 // Candidates: BENCH_AB=native-client,pollers pairs the in-process path with a
 // variant (the API's Temporal client on a NativeConnection; the worker with
-// nonStickyToStickyPollRatio 1) at c16 and c1, BENCH_AB_PAIRS pairs each.
+// nonStickyToStickyPollRatio 1) at c16 and c1, BENCH_AB_PAIRS pairs each;
+// BENCH_AB=workflows-from:<path to workflows/index.ts> runs the variant on the
+// workflows of another checkout (an earlier commit: git worktree add).
 //   npm run bench:runs            (BENCH_RUNS=400 per concurrency level by default)
 //   BENCH_RUNS=5 BENCH_WARMUP=10 BENCH_METRICS_PAIRS=1 npm run bench:runs   (a smoke: does it run?)
 import fs from 'node:fs';
@@ -94,7 +97,9 @@ const floorCandidate = process.env.BENCH_FLOOR_CANDIDATE ?? 'stack';
 const floorPairs = Number(process.env.BENCH_FLOOR_PAIRS ?? 3);
 const abCandidates = (process.env.BENCH_AB ?? '').split(',').filter(Boolean);
 const abPairs = Number(process.env.BENCH_AB_PAIRS ?? 3);
-if (abCandidates.some((c) => !['native-client', 'pollers'].includes(c))) throw new Error('BENCH_AB lists native-client and/or pollers');
+if (abCandidates.some((c) => !['native-client', 'pollers'].includes(c) && !c.startsWith('workflows-from:'))) {
+  throw new Error('BENCH_AB lists native-client, pollers and/or workflows-from:<workflows/index.ts of another checkout>');
+}
 if (!['stack', 'full-sqlite', 'full-postgres'].includes(floorCandidate)) throw new Error('BENCH_FLOOR_CANDIDATE must be stack, full-sqlite or full-postgres');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -248,17 +253,19 @@ async function main(): Promise<void> {
     const childEnv = {
       ...stackEnv(layout), DATABASE_URL: config.DATABASE_URL, LANGFLOW_URL: fake.url, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '30', CMP_TEST_SLOT: String(slot),
     };
-    const startChild = (role: string, env: Record<string, string>, ready?: () => Promise<boolean>) => {
+    const startChild = (role: string, env: Record<string, string>, ready?: () => Promise<boolean>, nodeArgs: string[] = []) => {
       const log = path.join(layout.logDir, `bench-${role}.log`);
       return startProcess({
-        name: `bench-${role}`, command: path.join(repoRoot, 'node_modules/.bin/tsx'), args: [path.join(repoRoot, 'test/bench/run-path-process.ts'), role],
+        name: `bench-${role}`, command: path.join(repoRoot, 'node_modules/.bin/tsx'), args: [...nodeArgs, path.join(repoRoot, 'test/bench/run-path-process.ts'), role],
         env: { ...childEnv, ...env }, logDir: layout.logDir, url: role, readyTimeoutMs: 120_000,
         ready: async () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('ready') && (!ready || (await ready())),
       });
     };
     if (split) {
       services.push(...(await Promise.all([
-        startChild('api', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_API_PORT: String(splitPorts.api), BENCH_METRICS_PORT: String(splitPorts.apiMetrics) }, () => portOpen(splitPorts.api)),
+        startChild('api', {
+          BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_API_PORT: String(splitPorts.api), BENCH_METRICS_PORT: String(splitPorts.apiMetrics),
+        }, () => portOpen(splitPorts.api), (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean)),
         startChild('runs-worker', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_METRICS_PORT: String(splitPorts.workerSdkMetrics) }),
         startChild('floor-worker', { BENCH_TASK_QUEUE: 'bench-floor-split' }),
       ])));
@@ -392,7 +399,8 @@ async function main(): Promise<void> {
     }
     const mean = (parts: typeof runParts.parts, k: string) => parts.get(k)?.meanMs ?? 0;
     const updateWithStart = mean(runParts.parts, 'server frontend ExecuteMultiOperation');
-    const localActivities = ['placeHold', 'executeRun', 'settleHold', 'recordRun'].map((a) => [a, mean(runParts.parts, `worker local activity ${a}`)] as const);
+    // The run's steps as its workflow has them (placeHold, executeRun, finishRun), in the order they ran.
+    const localActivities = [...runParts.parts].flatMap(([k, v]) => (k.startsWith('worker local activity ') ? [[k.slice('worker local activity '.length), v.meanMs] as const] : []));
     const toFirstTask = mean(runParts.parts, 'worker workflow_task_schedule_to_start_latency');
     const parts = {
       api_before_start: mean(runParts.parts, 'api POST /v1/runs') - updateWithStart,
@@ -414,7 +422,15 @@ async function main(): Promise<void> {
       const refusedCall = () => post(`${tableApiUrl}/v1/runs`, runBody, { authorization: `Bearer ${poorKey}` });
       await load(8, 50, refusedCall);
       const startedAfter = new Date().toISOString();
+      const refusedCpuBefore: Record<string, number> = cpuSeconds(cpuRoots);
+      const selfBefore = process.cpuUsage();
       const refused = await load(16, perLevel, refusedCall);
+      // CPU per refused run, per process: what bounds them (the same trees as the runs' line above).
+      const refusedCpu = Object.entries(cpuSeconds(cpuRoots)).map(([k, v]) => [k, ((v - (refusedCpuBefore[k] ?? 0)) / perLevel) * 1000] as const);
+      const self = process.cpuUsage(selfBefore);
+      refusedCpu.push([split ? 'load generator' : 'bench (load, API, workers)', ((self.user + self.system) / 1e3) / perLevel]);
+      for (const [k, v] of refusedCpu) figures[`refused_cpu_ms_${k.replace(/ /g, '_')}`] = Math.round(v * 100) / 100;
+      console.log(`CPU ms per refused run at c16: ${refusedCpu.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
       // Visibility lags: one paid run after them; once it is listed, every workflow started since is.
       const paid = await runCall();
       if (paid !== 200) throw new Error(`the paid run after the refused ones answered ${paid}`);
@@ -499,7 +515,9 @@ async function main(): Promise<void> {
 
     // Our half's candidates, each A/B at c16 against the in-process path in alternating pairs (BENCH_AB=native-client,pollers).
     for (const candidate of abCandidates) {
-      const variantQueue = `bench-runs-${candidate}`;
+      const variantQueue = `bench-runs-${candidate.replace(/\W+/g, '-')}`;
+      // Another version of the workflows (e.g. a checkout of an earlier commit), with today's activities.
+      const otherWorkflows = candidate.startsWith('workflows-from:') ? candidate.slice('workflows-from:'.length) : null;
       const variantConnection = candidate === 'native-client' ? await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }) : connection;
       const variantPlatform = await createRouters({
         config, db: clients.db, temporal: new Client({ connection: variantConnection }), logger, ledger: clients.ledger, saleor: clients.saleor, artifacts: clients.artifacts,
@@ -513,6 +531,7 @@ async function main(): Promise<void> {
       const variantWorker = await Worker.create({
         ...runsWorkerOptions(variantQueue, initTracing('cmp-bench')),
         ...(candidate === 'pollers' ? { nonStickyToStickyPollRatio: 1, maxConcurrentWorkflowTaskPolls: 10 } : {}),
+        ...(otherWorkflows ? { workflowBundle: await bundleWorkflowCode({ workflowsPath: otherWorkflows, logger: silent }) } : {}),
       });
       const variantRunning = variantWorker.run();
       const variantCall = () => post(`http://127.0.0.1:${(variantServer.address() as AddressInfo).port}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
@@ -531,7 +550,7 @@ async function main(): Promise<void> {
         }
       }
       const sum = (xs: number[]) => xs.reduce((t, v) => t + v, 0);
-      const key_ = candidate.replace(/-/g, '_');
+      const key_ = otherWorkflows ? 'other_workflows' : candidate.replace(/-/g, '_');
       figures[`ab_${key_}_c16_ratio`] = Math.round((sum(b) / sum(a)) * 1000) / 1000;
       figures[`ab_${key_}_c1_p50_delta_ms`] = Math.round(((sum(b1) - sum(a1)) / abPairs) * 10) / 10;
       console.log(`\nA/B ${candidate} (in-process path), ${abPairs} alternating pairs: c16 ${b.map((v) => v.toFixed(0)).join('/')} vs ${a.map((v) => v.toFixed(0)).join('/')} runs/s, ratio ${figures[`ab_${key_}_c16_ratio`]}; c1 p50 ${b1.map((v) => v.toFixed(1)).join('/')} vs ${a1.map((v) => v.toFixed(1)).join('/')} ms`);

@@ -63,9 +63,9 @@ describe('tracing', () => {
     const run = await p.call('POST', '/v1/runs', { headers: { authorization: `Bearer ${key}` }, body: { agent: 'ticket-triage', input: 'My invoice is wrong' } });
     expect(run.status, JSON.stringify(run.body)).toBe(200);
     const traceId = traceIdOf(run.headers.get('traceparent'));
-    const spans = await spansOf(traceId, (names) => names.includes('RunActivity:settleHold') && names.includes('RunWorkflow:runWithCreditHold'));
+    const spans = await spansOf(traceId, (names) => names.includes('RunActivity:finishRun') && names.includes('RunWorkflow:runWithCreditHold'));
     expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining([
-      'POST /v1/runs', 'UpdateWithStartWorkflow:result', 'RunWorkflow:runWithCreditHold', 'HandleUpdate:result', 'RunActivity:placeHold', 'RunActivity:executeRun', 'RunActivity:settleHold',
+      'POST /v1/runs', 'UpdateWithStartWorkflow:result', 'RunWorkflow:runWithCreditHold', 'HandleUpdate:result', 'RunActivity:placeHold', 'RunActivity:executeRun', 'RunActivity:finishRun',
     ]));
   }, 90_000);
 });

@@ -54,6 +54,14 @@ function runFakes(availableMc: number, executeRun: RunActivities['executeRun']) 
     async recordRun(input) {
       ledger.recorded.push(input.outcome);
     },
+    // As the activity composes them: settle (succeeded) or release (failed, timed out), then record.
+    async finishRun({ req, outcome }) {
+      let balanceMc: number | null = null;
+      if (outcome.status === 'succeeded') balanceMc = (await fakes.settleHold({ runId: req.runId, payer: req.payer, amountMc: outcome.chargedMc })).balanceMc;
+      else if (outcome.status !== 'rejected') await fakes.releaseHold({ runId: req.runId });
+      await fakes.recordRun({ req, outcome });
+      return { balanceMc };
+    },
   };
   return { fakes, ledger };
 }

@@ -1,11 +1,11 @@
 // runWithCreditHold (`run-<runId>`): hold the run's maximum cost → run the
 // agent's flow on the runtime (artifact fetched and sha256-checked, cached by
-// hash) → settle what it used (the rest is released) → record the run. Any
-// failure or timeout releases the hold. Every step is a local activity, so a
-// run is one workflow task; the caller waits on the `result` update, answered
-// when that task completes. A worker crash replays the same ids: the hold and
-// its settlement happen once.
-import { ApplicationFailure, condition, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+// hash) → finish: settle what it used (the rest is released), or release the
+// hold on any failure or timeout, and record the run. Every step is a local
+// activity, so a run is one workflow task; the caller waits on the `result`
+// update, answered when that task completes. A worker crash replays the same
+// ids: the hold and its settlement happen once.
+import { ApplicationFailure, condition, patched, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { RunActivities } from '../../activities/runs';
 import { decodeFailure } from '../failures';
 import { runActivityOptions } from '../retry-policies';
@@ -18,6 +18,23 @@ const recorder = proxyLocalActivities<RunActivities>(runActivityOptions.recorder
 
 export function runCost(req: Pick<RunRequest, 'holdMc' | 'pricePerRunMc' | 'pricePer1kTokensMc'>, tokens: number): number {
   return Math.min(req.holdMc, req.pricePerRunMc + Math.ceil((tokens * req.pricePer1kTokensMc) / 1000));
+}
+
+/** Settles or releases the run's hold and records it; `outcome` carries the balance once settled. */
+async function finish(req: RunRequest, outcome: RunOutcome): Promise<RunOutcome> {
+  if (patched('finish-run-in-one-step')) {
+    const { balanceMc } = await ledger.finishRun({ req, outcome });
+    return outcome.status === 'succeeded' ? { ...outcome, balanceMc: balanceMc ?? outcome.balanceMc } : outcome;
+  }
+  // Runs whose history was written by workers from before finishRun (their markers name these three steps).
+  let finished = outcome;
+  if (outcome.status === 'succeeded') {
+    finished = { ...outcome, balanceMc: (await ledger.settleHold({ runId: req.runId, payer: req.payer, amountMc: outcome.chargedMc })).balanceMc };
+  } else if (outcome.status !== 'rejected') {
+    await ledger.releaseHold({ runId: req.runId });
+  }
+  await recorder.recordRun({ req, outcome: finished });
+  return finished;
 }
 
 export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
@@ -33,8 +50,7 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
 
   const hold = await ledger.placeHold({ runId: req.runId, payer: req.payer, holdMc: req.holdMc, timeoutMs: req.timeoutMs });
   if (!hold.ok) {
-    outcome = { status: 'rejected', runId: req.runId, reason: 'insufficient_credits', availableMc: hold.availableMc, requiredMc: req.holdMc };
-    await recorder.recordRun({ req, outcome });
+    outcome = await finish(req, { status: 'rejected', runId: req.runId, reason: 'insufficient_credits', availableMc: hold.availableMc, requiredMc: req.holdMc });
     return outcome;
   }
 
@@ -48,23 +64,20 @@ export async function runWithCreditHold(req: RunRequest): Promise<RunOutcome> {
       ...(req.instanceId && req.payer.kind === 'org' ? { runToken: { orgId: req.payer.orgId, instanceId: req.instanceId, runId: req.runId } } : {}),
     });
   } catch (err) {
-    await ledger.releaseHold({ runId: req.runId });
     const { type, message, timedOut } = decodeFailure(err);
-    outcome = {
+    outcome = await finish(req, {
       status: type === 'RuntimeTimeoutError' || timedOut ? 'timed_out' : 'failed', runId: req.runId, latencyMs: 0,
       error: { type, message },
-    };
-    await recorder.recordRun({ req, outcome });
+    });
     return outcome;
   }
 
   const tokens = result.usage ? result.usage.inputTokens + result.usage.outputTokens : 0;
   const charged = runCost(req, tokens);
-  const settled = await ledger.settleHold({ runId: req.runId, payer: req.payer, amountMc: charged });
-  outcome = {
-    status: 'succeeded', runId: req.runId, output: result.text, chargedMc: charged, balanceMc: settled.balanceMc,
+  // balanceMc is the wallet's after settlement: finish fills it in.
+  outcome = await finish(req, {
+    status: 'succeeded', runId: req.runId, output: result.text, chargedMc: charged, balanceMc: 0,
     latencyMs: result.latencyMs, runtimeLatencyMs: result.latencyMs, usage: result.usage,
-  };
-  await recorder.recordRun({ req, outcome });
+  });
   return outcome;
 }
