@@ -58,10 +58,9 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
     const startedAt = performance.now();
     const target = await deps.instances.runTarget(orgId, { instanceId });
     if (!target) return text('This instance is not active', true);
-    const decision = await starter.admit(target, apiKeyId);
+    const { decision, run, refusal } = await starter.admit(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
     if (!decision.allowed) return text(`Rate limited: retry in ${decision.resetSeconds} s`, true);
-    const run = starter.request(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
-    let outcome: RunOutcome | null = await starter.refusal(run);
+    let outcome: RunOutcome | null = refusal;
     if (!outcome) {
       await starter.recordStart(run);
       // An MCP tool call answers once: wait for the run however long it takes (the runtime's own timeout bounds it).

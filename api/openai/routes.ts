@@ -133,13 +133,11 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     const input = lastUserInput(body.messages);
     const target = await deps.instances.runTarget(key.orgId, { slug: body.model, instanceId: key.instanceId });
     if (!target) throw notFound(`The model ${body.model} (an agent this key may run: see GET /v1/models)`);
-    const decision = await starter.admit(target, key.id);
+    const sessionId = req.header(SESSION_HEADER) ?? body.user;
+    const { decision, run, refusal } = await starter.admit(target, { apiKeyId: key.id, input, sessionId });
     if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
-    const sessionId = req.header(SESSION_HEADER) ?? body.user;
-    const run = starter.request(target, { apiKeyId: key.id, input, sessionId });
-    const refused = await starter.refusal(run);
-    if (refused) throw runOutcomeError(refused, run.runId);
+    if (refusal) throw runOutcomeError(refusal, run.runId);
     void starter.recordStart(run).catch(() => undefined);
     const id = `chatcmpl-${run.runId}`;
     const created = Math.floor(Date.now() / 1000);

@@ -102,14 +102,12 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     // The key's own instance if it is restricted to one, else the org's newest active instance of the agent.
     const target = await deps.instances.runTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
     if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
-    const decision = await starter.admit(target, key.id);
-    if (!decision.allowed) throw rateLimited(decision);
-    for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
-    const run = starter.request(target, {
+    const { decision, run, refusal } = await starter.admit(target, {
       apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
     });
-    const refused = await starter.refusal(run);
-    if (refused) throw runOutcomeError(refused, run.runId);
+    if (!decision.allowed) throw rateLimited(decision);
+    for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
+    if (refusal) throw runOutcomeError(refusal, run.runId);
     recordStart(run);
     if (wantsStream(req)) return answerRunAsStream(starter, req, res, run, startedAt);
     answer(res, await starter.execute(run, { waitMs: config.RUN_SYNC_WAIT_MS, startedAt }), run.runId, startedAt);

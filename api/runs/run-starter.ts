@@ -36,6 +36,14 @@ export interface StreamedRun {
 
 type Refusal = Extract<RunOutcome, { status: 'rejected' }>;
 
+/** Who starts a run with what: the key, its input, and the caller's cap on what the run may cost. */
+export interface RunCall {
+  apiKeyId: string;
+  input: string;
+  sessionId?: string;
+  maxCreditsMc?: number;
+}
+
 export function createRunStarter(deps: {
   runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string; streams?: RunStreamHub; ledger: Pick<Ledger, 'walletAvailable'>;
 }) {
@@ -50,41 +58,47 @@ export function createRunStarter(deps: {
     if (outcome?.status === 'succeeded') recordRunAddedLatency((performance.now() - startedAt - outcome.runtimeLatencyMs) / 1000);
   };
 
+  /** The run: its hold is the plan's most a run can cost, or the caller's cap if lower. */
+  const request = (target: RunTarget, call: RunCall): RunRequest => {
+    const maxCost = target.pricePerRunMc + Math.ceil((HOLD_TOKEN_ALLOWANCE * target.pricePer1kTokensMc) / 1000);
+    const holdMc = Math.max(1, Math.min(maxCost, call.maxCreditsMc ?? maxCost));
+    return {
+      runId: randomUUID(), payer: { kind: 'org', orgId: target.orgId }, offeringId: target.offeringId, instanceId: target.instanceId,
+      versionId: target.versionId, apiKeyId: call.apiKeyId, input: call.input, sessionId: call.sessionId, holdMc,
+      pricePerRunMc: target.pricePerRunMc, pricePer1kTokensMc: target.pricePer1kTokensMc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
+    };
+  };
+
+  /** A refused run: counted, and its row written as the workflow would (not awaited: the answer does not depend on it). */
+  const refuse = (run: RunRequest, availableMc: number): Refusal => {
+    recordRunOutcome('refused');
+    void deps.runs.recordFinish({
+      id: run.runId, orgId: run.payer.kind === 'org' ? run.payer.orgId : null, demoVisitorId: run.payer.kind === 'demo' ? run.payer.visitorId : null,
+      instanceId: run.instanceId, offeringId: run.offeringId, apiKeyId: run.apiKeyId, holdMc: run.holdMc, status: 'rejected', holdTransferId: null,
+      costMc: 0, tokensIn: null, tokensOut: null, latencyMs: null, output: null, error: { type: 'insufficient-credits', availableMc },
+    }).catch(() => undefined);
+    return { status: 'rejected', runId: run.runId, reason: 'insufficient_credits', availableMc, requiredMc: run.holdMc };
+  };
+
   return {
-    /** Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so the refusals are counted here. */
-    async admit(target: RunTarget, apiKeyId: string): Promise<RateDecision> {
-      const decision = await limiter.consume([{ key: `key:${apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]);
-      if (!decision.allowed) recordRunOutcome('rate_limited');
-      return decision;
-    },
-
-    /** The run: its hold is the plan's most a run can cost, or the caller's cap if lower. */
-    request(target: RunTarget, call: { apiKeyId: string; input: string; sessionId?: string; maxCreditsMc?: number }): RunRequest {
-      const maxCost = target.pricePerRunMc + Math.ceil((HOLD_TOKEN_ALLOWANCE * target.pricePer1kTokensMc) / 1000);
-      const holdMc = Math.max(1, Math.min(maxCost, call.maxCreditsMc ?? maxCost));
-      return {
-        runId: randomUUID(), payer: { kind: 'org', orgId: target.orgId }, offeringId: target.offeringId, instanceId: target.instanceId,
-        versionId: target.versionId, apiKeyId: call.apiKeyId, input: call.input, sessionId: call.sessionId, holdMc,
-        pricePerRunMc: target.pricePerRunMc, pricePer1kTokensMc: target.pricePer1kTokensMc, timeoutMs: config.LANGFLOW_RUN_TIMEOUT_MS,
-      };
-    },
-
     /**
-     * A run whose wallet cannot cover its hold, refused before any workflow starts (one indexed read instead of a
-     * workflow, its hold attempt and its history). The workflow's hold stays the authority: a run that passes here
-     * and loses a race for the credits ends in the workflow's own refusal, the same 402.
+     * Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so refusals are counted here: the
+     * call under the plan's per-key and per-organization rate limits, and its run sized. A run whose wallet cannot
+     * cover its hold is refused before any workflow starts (one indexed read, made while the limits are counted,
+     * instead of a workflow, its hold attempt and its history). The workflow's hold stays the authority: a run that
+     * passes here and loses a race for the credits ends in the workflow's own refusal, the same 402.
      */
-    async refusal(run: RunRequest): Promise<Refusal | null> {
-      const availableMc = await deps.ledger.walletAvailable(run.payer);
-      if (availableMc >= run.holdMc) return null;
-      recordRunOutcome('refused');
-      // The refused run's row, as the workflow writes it; not awaited, the answer does not depend on it.
-      void deps.runs.recordFinish({
-        id: run.runId, orgId: run.payer.kind === 'org' ? run.payer.orgId : null, demoVisitorId: run.payer.kind === 'demo' ? run.payer.visitorId : null,
-        instanceId: run.instanceId, offeringId: run.offeringId, apiKeyId: run.apiKeyId, holdMc: run.holdMc, status: 'rejected', holdTransferId: null,
-        costMc: 0, tokensIn: null, tokensOut: null, latencyMs: null, output: null, error: { type: 'insufficient-credits', availableMc },
-      }).catch(() => undefined);
-      return { status: 'rejected', runId: run.runId, reason: 'insufficient_credits', availableMc, requiredMc: run.holdMc };
+    async admit(target: RunTarget, call: RunCall): Promise<{ decision: RateDecision; run: RunRequest; refusal: Refusal | null }> {
+      const run = request(target, call);
+      const [decision, availableMc] = await Promise.all([
+        limiter.consume([{ key: `key:${call.apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]),
+        deps.ledger.walletAvailable(run.payer),
+      ]);
+      if (!decision.allowed) {
+        recordRunOutcome('rate_limited');
+        return { decision, run, refusal: null };
+      }
+      return { decision, run, refusal: availableMc >= run.holdMc ? null : refuse(run, availableMc) };
     },
 
     /** The "running" row, so GET /v1/runs/{id} sees the run at once; the workflow writes the finished one. */

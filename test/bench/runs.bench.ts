@@ -32,12 +32,15 @@
 // each local activity) and the API's request latency: per-phase means.
 // Refused runs: c16 runs on a key whose wallet cannot cover the hold, their
 // p95 (refused_p95_ms) and how many workflows they started (visibility).
-// Floor speed-up: the floor at c16 on the stack's Temporal server against
-// today's configuration (the CLI dev server as of issue 17's start) started
-// beside it, BENCH_FLOOR_PAIRS alternating pairs (floor_speedup_vs_baseline);
-// BENCH_FLOOR_CANDIDATE=full-sqlite|full-postgres puts the full Temporal
-// server (TEMPORAL_SERVER_BIN, TEMPORAL_SQL_TOOL, TEMPORAL_SERVER_SCHEMA) in
-// the stack server's place for that comparison; BENCH_FLOOR_BASELINE=off skips it.
+// Floor speed-up: the floor on a fresh dev server configured as the stack's
+// (TEMPORAL_DYNAMIC_CONFIG) against issue 17's starting configuration (20
+// task-queue reads a second per shard, search attributes read from the
+// database) started beside it, BENCH_FLOOR_PAIRS alternating pairs: workflows/s
+// at c16 (floor_speedup_vs_baseline) and p50 at c1
+// (floor_c1_latency_speedup_vs_baseline); BENCH_FLOOR_CANDIDATE=full-sqlite|
+// full-postgres puts the full Temporal server (TEMPORAL_SERVER_BIN,
+// TEMPORAL_SQL_TOOL, TEMPORAL_SERVER_SCHEMA) in the candidate's place;
+// BENCH_FLOOR_BASELINE=off skips it.
 // BENCH_API_NODE_ARGS are Node flags for the split API process (a CPU profile: "--cpu-prof --cpu-prof-dir=DIR").
 // Candidates: BENCH_AB=native-client,pollers pairs the in-process path with a
 // variant (the API's Temporal client on a NativeConnection; the worker with
@@ -454,7 +457,9 @@ async function main(): Promise<void> {
       const extra: TemporalServer[] = [];
       try {
         extra.push(await startDevServer(layout, { label: 'baseline', first: 0, dynamicConfig: TODAY_DYNAMIC_CONFIG }));
-        if (floorCandidate !== 'stack') {
+        // Both fresh: the stack's own server holds every workflow of the phases above, which slows its SQLite.
+        if (floorCandidate === 'stack') extra.push(await startDevServer(layout, { label: 'current', first: 3 }));
+        else {
           const bin = process.env.TEMPORAL_SERVER_BIN;
           if (!bin) throw new Error('BENCH_FLOOR_CANDIDATE needs TEMPORAL_SERVER_BIN');
           const store = floorCandidate === 'full-sqlite' ? { kind: 'sqlite' as const } : {
@@ -472,11 +477,8 @@ async function main(): Promise<void> {
           const w = await Worker.create({ connection: r.connection, taskQueue: 'bench-floor-compare', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100, workflowBundle: floorBundle });
           return { ...r, w, running: w.run() };
         }));
-        // The candidate is the stack's own server unless a full server was started in its place.
-        const stackSide = floorCandidate === 'stack' ? await (async () => {
-          const w = await Worker.create({ connection: workerConnection, taskQueue: 'bench-floor-compare', maxCachedWorkflows: 2000, maxConcurrentWorkflowTaskExecutions: 100, workflowBundle: floorBundle });
-          return { label: 'stack', client: temporal, connection: workerConnection, w, running: w.run() };
-        })() : sides[1]!;
+        // The candidate: today's dev server configuration (TEMPORAL_DYNAMIC_CONFIG), or a full server in its place.
+        const stackSide = sides[1]!;
         const baselineSide = sides[0]!;
         const call = (c: Client) => async () => {
           const op = new WithStartWorkflowOperation('temporalFloor', { workflowId: `floor-${randomUUID()}`, taskQueue: 'bench-floor-compare', workflowIdConflictPolicy: 'FAIL' });
@@ -493,16 +495,24 @@ async function main(): Promise<void> {
         };
         for (const side of [baselineSide, stackSide]) await load(8, warmup, call(side.client));
         const speeds: Record<'baseline' | 'candidate', number[]> = { baseline: [], candidate: [] };
+        const c1p50: Record<'baseline' | 'candidate', number[]> = { baseline: [], candidate: [] };
         for (let i = 0; i < floorPairs; i++) {
           for (const which of i % 2 === 0 ? ['candidate', 'baseline'] as const : ['baseline', 'candidate'] as const) {
-            speeds[which].push((await load(16, perLevel, call((which === 'baseline' ? baselineSide : stackSide).client))).perS);
+            const client = (which === 'baseline' ? baselineSide : stackSide).client;
+            speeds[which].push((await load(16, perLevel, call(client))).perS);
+            c1p50[which].push((await load(1, Math.ceil(perLevel / 4), call(client))).p50);
           }
         }
         const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
         figures.floor_speedup_vs_baseline = Math.round((sum(speeds.candidate) / sum(speeds.baseline)) * 1000) / 1000;
         figures.c16_floor_baseline_per_s = Math.round(sum(speeds.baseline) / floorPairs);
         figures.c16_floor_candidate_per_s = Math.round(sum(speeds.candidate) / floorPairs);
-        console.log(`\nfloor at c16 on ${floorCandidate === 'stack' ? "the stack's server" : floorCandidate} vs today's configuration, ${floorPairs} alternating pairs of ${perLevel}: ${speeds.candidate.map((v) => v.toFixed(0)).join('/')} vs ${speeds.baseline.map((v) => v.toFixed(0)).join('/')} workflows/s, speed-up ${figures.floor_speedup_vs_baseline} (target ≥ 1.5)`);
+        // What a caller waits at concurrency 1: the baseline's p50 over the candidate's.
+        figures.floor_c1_latency_speedup_vs_baseline = Math.round((sum(c1p50.baseline) / sum(c1p50.candidate)) * 100) / 100;
+        figures.c1_floor_baseline_p50_ms = Math.round((sum(c1p50.baseline) / floorPairs) * 10) / 10;
+        figures.c1_floor_candidate_p50_ms = Math.round((sum(c1p50.candidate) / floorPairs) * 10) / 10;
+        const label = floorCandidate === 'stack' ? "today's dev server configuration" : floorCandidate;
+        console.log(`\nfloor at c16 on ${label} vs issue 17's starting configuration, ${floorPairs} alternating pairs of ${perLevel}: ${speeds.candidate.map((v) => v.toFixed(0)).join('/')} vs ${speeds.baseline.map((v) => v.toFixed(0)).join('/')} workflows/s, speed-up ${figures.floor_speedup_vs_baseline} (target ≥ 1.5); c1 p50 ${c1p50.candidate.map((v) => v.toFixed(1)).join('/')} vs ${c1p50.baseline.map((v) => v.toFixed(1)).join('/')} ms, ${figures.floor_c1_latency_speedup_vs_baseline}× faster`);
         for (const side of new Set([...sides, stackSide])) {
           side.w.shutdown();
           await side.running;
