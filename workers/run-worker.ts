@@ -52,8 +52,9 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     const built = await spec.build(config, logger);
     close = built.close;
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    // The dev stack bundles the workflows once for all workers (CMP_WORKFLOW_BUNDLE).
-    const bundlePath = process.env.CMP_WORKFLOW_BUNDLE;
+    // A prebuilt bundle (the dev stack's, built for its tracing setting; the image's: with OpenTelemetry's workflow
+    // interceptors, and CMP_WORKFLOW_BUNDLE_UNTRACED without them for workers whose tracing is off), else bundled here.
+    const bundlePath = (tracing.enabled ? undefined : process.env.CMP_WORKFLOW_BUNDLE_UNTRACED) ?? process.env.CMP_WORKFLOW_BUNDLE;
     const worker = await Worker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
