@@ -41,7 +41,8 @@
 // full-postgres puts the full Temporal server (TEMPORAL_SERVER_BIN,
 // TEMPORAL_SQL_TOOL, TEMPORAL_SERVER_SCHEMA) in the candidate's place;
 // BENCH_FLOOR_BASELINE=off skips it.
-// BENCH_API_NODE_ARGS are Node flags for the split API process (a CPU profile: "--cpu-prof --cpu-prof-dir=DIR").
+// BENCH_API_NODE_ARGS and BENCH_WORKER_NODE_ARGS are Node flags for the split API and runs worker processes (a CPU
+// profile: "--cpu-prof --cpu-prof-dir=DIR").
 // Candidates: BENCH_AB=native-client,pollers pairs the in-process path with a
 // variant (the API's Temporal client on a NativeConnection; the worker with
 // nonStickyToStickyPollRatio 1) at c16 and c1, BENCH_AB_PAIRS pairs each;
@@ -269,7 +270,7 @@ async function main(): Promise<void> {
         startChild('api', {
           BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_API_PORT: String(splitPorts.api), BENCH_METRICS_PORT: String(splitPorts.apiMetrics),
         }, () => portOpen(splitPorts.api), (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean)),
-        startChild('runs-worker', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_METRICS_PORT: String(splitPorts.workerSdkMetrics) }),
+        startChild('runs-worker', { BENCH_TASK_QUEUE: 'bench-runs-split', BENCH_METRICS_PORT: String(splitPorts.workerSdkMetrics) }, undefined, (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean)),
         startChild('floor-worker', { BENCH_TASK_QUEUE: 'bench-floor-split' }),
       ])));
     }
