@@ -181,6 +181,51 @@ describe('POST /v1/runs', () => {
 });
 
 describe('worker killed mid-run', () => {
+  it('finishRun retried after its record failed settles (or releases) the hold once and records the run', async () => {
+    await setBalance(5000, supportToken);
+    // The run store fails each run's first record, after the ledger step has committed: the retry repeats both.
+    const failedOnce = new Set<string>();
+    const runs = new Proxy(p.clients.runs, {
+      get: (store, prop) => (prop === 'recordFinish'
+        ? async (row: Parameters<typeof store.recordFinish>[0]) => {
+          if (!failedOnce.has(row.id)) {
+            failedOnce.add(row.id);
+            throw new Error('connection terminated unexpectedly');
+          }
+          return store.recordFinish(row);
+        }
+        : Reflect.get(store, prop, store)),
+    });
+    const activities = createRunActivities({ ...p.clients, runs });
+    const instance = (await p.call('GET', '/v1/instances', { token })).body.items[0];
+    const versionId = (await p.clients.db('instances').where('id', instance.id).first()).offering_version_id;
+    const request = (): RunRequest => ({
+      runId: randomUUID(), payer: { kind: 'org', orgId }, offeringId: instance.offering_id, instanceId: instance.id, versionId, apiKeyId: null,
+      input: 'Billing: I was charged twice', holdMc: 1000, pricePerRunMc: 600, pricePer1kTokensMc: 0, timeoutMs: 20_000,
+    });
+
+    const paid = request();
+    expect(await activities.placeHold({ runId: paid.runId, payer: paid.payer, holdMc: 1000, timeoutMs: 20_000 })).toEqual({ ok: true });
+    const succeeded = { status: 'succeeded', runId: paid.runId, output: 'ok', chargedMc: 600, balanceMc: 0, latencyMs: 5, runtimeLatencyMs: 5, usage: null } as const;
+    await expect(activities.finishRun({ req: paid, outcome: succeeded })).rejects.toThrow();
+    expect(await activities.finishRun({ req: paid, outcome: succeeded })).toEqual({ balanceMc: 4400 });
+
+    const failed = request();
+    expect(await activities.placeHold({ runId: failed.runId, payer: failed.payer, holdMc: 1000, timeoutMs: 20_000 })).toEqual({ ok: true });
+    const outcome = { status: 'failed', runId: failed.runId, latencyMs: 0, error: { type: 'RuntimeRequestError', message: 'Langflow answered 500' } } as const;
+    await expect(activities.finishRun({ req: failed, outcome })).rejects.toThrow();
+    expect(await activities.finishRun({ req: failed, outcome })).toEqual({ balanceMc: null });
+
+    const kinds = async (runId: string) => (await p.clients.db('transfers').where('pending_id', `hold:${runId}`).orWhere('id', `hold:${runId}`)).map((t) => t.kind).sort();
+    expect(await kinds(paid.runId)).toEqual(['pending', 'post_pending']);
+    expect(await kinds(failed.runId)).toEqual(['pending', 'void_pending']);
+    const rows = await p.clients.db('runs').whereIn('id', [paid.runId, failed.runId]).orderBy('status', 'desc');
+    expect(rows.map((r) => [r.status, Number(r.cost_mc)])).toEqual([['succeeded', 600], ['failed', 0]]);
+    const balance = await p.clients.ledger.balance(walletId);
+    expect(balance.available).toBe(4400);
+    expect(balance.debitsPending).toBe(0);
+  });
+
   it('the hold is settled exactly once or released, never both, never neither', async () => {
     await setBalance(5000, supportToken);
     // The first worker's runtime answers only after 5 s, so it dies mid-run.
