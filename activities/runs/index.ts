@@ -108,9 +108,12 @@ export function createRunActivities(deps: RunDeps) {
     return { text: result.text, usage: result.usage ?? null, latencyMs: result.latencyMs };
   }
 
+  const settle = (runId: string, amountMc: number) => ledger.settle({ id: `settle:${runId}`, pendingId: holdId(runId), amount: amountMc, runId });
+  const availableOf = async (payer: RunRequest['payer']) => (await ledger.balance(await walletOf(payer))).available;
+
   async function settleHold(input: { runId: string; payer: RunRequest['payer']; amountMc: number }): Promise<{ balanceMc: number }> {
-    await ledger.settle({ id: `settle:${input.runId}`, pendingId: holdId(input.runId), amount: input.amountMc, runId: input.runId });
-    return { balanceMc: (await ledger.balance(await walletOf(input.payer))).available };
+    await settle(input.runId, input.amountMc);
+    return { balanceMc: await availableOf(input.payer) };
   }
 
   async function releaseHold(input: { runId: string }): Promise<void> {
@@ -146,11 +149,15 @@ export function createRunActivities(deps: RunDeps) {
    */
   async function finishRun(input: { req: RunRequest; outcome: RunOutcome }): Promise<{ balanceMc: number | null }> {
     const { req, outcome } = input;
-    let balanceMc: number | null = null;
-    if (outcome.status === 'succeeded') balanceMc = (await settleHold({ runId: req.runId, payer: req.payer, amountMc: outcome.chargedMc })).balanceMc;
-    else if (outcome.status !== 'rejected') await releaseHold({ runId: req.runId });
+    if (outcome.status === 'succeeded') {
+      await settle(req.runId, outcome.chargedMc);
+      // The balance after the settlement is read while the run is recorded: one round trip less.
+      const [balanceMc] = await Promise.all([availableOf(req.payer), recordRun({ req, outcome })]);
+      return { balanceMc };
+    }
+    if (outcome.status !== 'rejected') await releaseHold({ runId: req.runId });
     await recordRun({ req, outcome });
-    return { balanceMc };
+    return { balanceMc: null };
   }
 
   return classifyFailures({ placeHold, executeRun, finishRun, settleHold, releaseHold, recordRun });
