@@ -56,9 +56,9 @@ export function createInstanceMcpRouter(deps: McpRouteDeps): Router {
   async function runAgent(orgId: string, instanceId: string, apiKeyId: string, args: { input?: unknown; session_id?: unknown }): Promise<CallToolResult> {
     if (typeof args.input !== 'string' || args.input.length === 0 || args.input.length > 20_000) return text('run_agent needs an input of 1 to 20000 characters', true);
     const startedAt = performance.now();
-    const admitted = await starter.admit({ id: apiKeyId, orgId }, { instanceId }, { input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
-    if (!admitted) return text('This instance is not active', true);
-    const { decision, run, refusal } = admitted;
+    const target = await deps.instances.runTarget(orgId, { instanceId });
+    if (!target) return text('This instance is not active', true);
+    const { decision, run, refusal } = await starter.admit(target, { apiKeyId, input: args.input, sessionId: typeof args.session_id === 'string' ? args.session_id : undefined });
     if (!decision.allowed) return text(`Rate limited: retry in ${decision.resetSeconds} s`, true);
     let outcome: RunOutcome | null = refusal;
     if (!outcome) {

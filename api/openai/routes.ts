@@ -131,10 +131,10 @@ export function createOpenAiRouter(deps: OpenAiRouteDeps): Router {
     const startedAt = performance.now();
     const key = req.apiKey!;
     const input = lastUserInput(body.messages);
+    const target = await deps.instances.runTarget(key.orgId, { slug: body.model, instanceId: key.instanceId });
+    if (!target) throw notFound(`The model ${body.model} (an agent this key may run: see GET /v1/models)`);
     const sessionId = req.header(SESSION_HEADER) ?? body.user;
-    const admitted = await starter.admit(key, { slug: body.model, instanceId: key.instanceId }, { input, sessionId });
-    if (!admitted) throw notFound(`The model ${body.model} (an agent this key may run: see GET /v1/models)`);
-    const { decision, run, refusal } = admitted;
+    const { decision, run, refusal } = await starter.admit(target, { apiKeyId: key.id, input, sessionId });
     if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     if (refusal) throw runOutcomeError(refusal, run.runId);

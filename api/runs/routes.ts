@@ -100,11 +100,11 @@ export function createRunRouter(deps: RunRouteDeps): Router {
     const startedAt = performance.now();
     const key = req.apiKey!;
     // The key's own instance if it is restricted to one, else the org's newest active instance of the agent.
-    const admitted = await starter.admit(key, { slug: body.agent, instanceId: key.instanceId }, {
-      input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
+    const target = await deps.instances.runTarget(key.orgId, { slug: body.agent, instanceId: key.instanceId });
+    if (!target) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
+    const { decision, run, refusal } = await starter.admit(target, {
+      apiKeyId: key.id, input: body.input, sessionId: body.session_id, maxCreditsMc: body.max_credits !== undefined ? Math.floor(body.max_credits * 1000) : undefined,
     });
-    if (!admitted) throw notFound(`Agent ${body.agent} (no active subscription this key may use)`);
-    const { decision, run, refusal } = admitted;
     if (!decision.allowed) throw rateLimited(decision);
     for (const [h, v] of Object.entries(rateLimitHeaders(decision))) res.setHeader(h, v);
     if (refusal) throw runOutcomeError(refusal, run.runId);

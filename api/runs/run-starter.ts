@@ -1,14 +1,13 @@
 // Starting an organization's run: the one path that POST /v1/runs (JSON or
 // streamed), the OpenAI-compatible endpoints and the MCP `run_agent` tool
-// share. Find the run's target, admit the call under the plan's per-key and
-// per-organization rate limits, size the hold, refuse a run the wallet cannot
-// cover (all three read in one round trip),
+// share. Admit the call under the plan's per-key and per-organization rate
+// limits, size the hold, refuse a run the wallet cannot cover from one read,
 // write the "running" row, and start runWithCreditHold: with
 // Update-with-Start, waiting for its result up to a bound, or streamed.
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from '../../core/config';
-import type { InstanceStore, RunTarget } from '../../core/instances/store';
+import type { RunTarget } from '../../core/instances/store';
 import { recordRunAddedLatency, recordRunOutcome } from '../../core/metrics/business';
 import type { Ledger } from '../../core/ledger';
 import type { RateDecision, RateLimiter } from '../../core/runs/rate-limiter';
@@ -45,16 +44,8 @@ export interface RunCall {
   maxCreditsMc?: number;
 }
 
-/** An admitted call: the rate-limit decision, the sized run, and its refusal if the wallet cannot pay. */
-export interface Admission {
-  decision: RateDecision;
-  run: RunRequest;
-  refusal: Refusal | null;
-}
-
 export function createRunStarter(deps: {
   runs: RunStore; limiter: RateLimiter; temporal: Client; config: Config; taskQueue: string; streams?: RunStreamHub; ledger: Pick<Ledger, 'walletAvailable'>;
-  instances: Pick<InstanceStore, 'runTarget'>;
 }) {
   const { temporal, config, limiter } = deps;
 
@@ -91,24 +82,18 @@ export function createRunStarter(deps: {
 
   return {
     /**
-     * Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so refusals are counted here. In
-     * one round trip: the run's target (`which`: the key's own instance, or the org's newest active one of an
-     * agent; null when there is none), the request counted under the key's and the organization's rate limits
-     * (decided once the target's plan gives the limits), and the wallet's available credits. A run the wallet
-     * cannot cover is refused before any workflow starts (instead of a workflow, its hold attempt and its
-     * history). The workflow's hold stays the authority: a run that passes here and loses a race for the credits
-     * ends in the workflow's own refusal, the same 402.
+     * Every path that starts an org's run (runs, OpenAI, MCP) is admitted here, so refusals are counted here: the
+     * call under the plan's per-key and per-organization rate limits, and its run sized. A run whose wallet cannot
+     * cover its hold is refused before any workflow starts (one indexed read, made while the limits are counted,
+     * instead of a workflow, its hold attempt and its history). The workflow's hold stays the authority: a run that
+     * passes here and loses a race for the credits ends in the workflow's own refusal, the same 402.
      */
-    async admit(key: { id: string; orgId: string }, which: { slug?: string; instanceId?: string | null }, call: Omit<RunCall, 'apiKeyId'>): Promise<Admission | null> {
-      const keys = { key: `key:${key.id}`, org: `org:${key.orgId}` };
-      const [target, counted, availableMc] = await Promise.all([
-        deps.instances.runTarget(key.orgId, which),
-        limiter.count([keys.key, keys.org]),
-        deps.ledger.walletAvailable({ kind: 'org', orgId: key.orgId }),
+    async admit(target: RunTarget, call: RunCall): Promise<{ decision: RateDecision; run: RunRequest; refusal: Refusal | null }> {
+      const run = request(target, call);
+      const [decision, availableMc] = await Promise.all([
+        limiter.consume([{ key: `key:${call.apiKeyId}`, limit: target.keyLimit }, { key: `org:${target.orgId}`, limit: target.orgLimit }]),
+        deps.ledger.walletAvailable(run.payer),
       ]);
-      if (!target) return null;
-      const decision = limiter.decide(counted, [{ key: keys.key, limit: target.keyLimit }, { key: keys.org, limit: target.orgLimit }]);
-      const run = request(target, { ...call, apiKeyId: key.id });
       if (!decision.allowed) {
         recordRunOutcome('rate_limited');
         return { decision, run, refusal: null };

@@ -1,7 +1,6 @@
 // Fixed one-minute windows counted in PostgreSQL, so every API replica shares
 // them. One statement counts all the request's keys (per API key and per
-// organization) and returns their counts; the decision against the limits is
-// made from those counts.
+// organization) and returns their counts.
 import type { Db } from '../db';
 import { AppError } from '../errors';
 
@@ -19,12 +18,6 @@ export interface RateDecision {
   exceeded?: string;
 }
 
-/** Each key's count in the current window, and the seconds until the window ends. */
-export interface WindowCounts {
-  counts: Map<string, number>;
-  resetSeconds: number;
-}
-
 const WINDOW_S = 60;
 
 export class RateLimiter {
@@ -33,38 +26,26 @@ export class RateLimiter {
   constructor(private readonly db: Db) {}
 
   async consume(limits: Limit[], now = new Date()): Promise<RateDecision> {
-    return this.decide(await this.count(limits.map((l) => l.key), now), limits);
-  }
-
-  /**
-   * Counts one request against each key's window (one statement for all of them). Apart from decide() so a caller
-   * can count while it still looks up what the limits are: the request counts whether or not it is then allowed.
-   */
-  async count(keys: string[], now = new Date()): Promise<WindowCounts> {
     const windowStart = new Date(Math.floor(now.getTime() / (WINDOW_S * 1000)) * WINDOW_S * 1000);
     const resetSeconds = Math.max(1, Math.ceil((windowStart.getTime() + WINDOW_S * 1000 - now.getTime()) / 1000));
-    const values = keys.map(() => '(?, ?, 1)').join(', ');
+    const values = limits.map(() => '(?, ?, 1)').join(', ');
     const { rows } = await this.db.raw(
       `insert into rate_limit_windows (key, window_start, count) values ${values}
        on conflict (key, window_start) do update set count = rate_limit_windows.count + 1
        returning key, count`,
-      keys.flatMap((key) => [key, windowStart]),
+      limits.flatMap((l) => [l.key, windowStart]),
     );
-    this.sweep(now);
-    return { counts: new Map((rows as { key: string; count: number }[]).map((r) => [r.key, r.count])), resetSeconds };
-  }
-
-  /** The decision for counted keys under their limits. */
-  decide(counted: WindowCounts, limits: Limit[]): RateDecision {
+    const counts = new Map((rows as { key: string; count: number }[]).map((r) => [r.key, r.count]));
     let tightest = { limit: Infinity, remaining: Infinity };
     let exceeded: string | undefined;
     for (const l of limits) {
-      const used = counted.counts.get(l.key) ?? 0;
+      const used = counts.get(l.key) ?? 0;
       const remaining = Math.max(0, l.limit - used);
       if (used > l.limit && !exceeded) exceeded = l.key;
       if (remaining < tightest.remaining) tightest = { limit: l.limit, remaining };
     }
-    return { allowed: !exceeded, limit: tightest.limit, remaining: tightest.remaining, resetSeconds: counted.resetSeconds, exceeded };
+    this.sweep(now);
+    return { allowed: !exceeded, limit: tightest.limit, remaining: tightest.remaining, resetSeconds, exceeded };
   }
 
   /** Old windows are deleted now and then, off the request path. */
