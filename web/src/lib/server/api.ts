@@ -4,7 +4,7 @@
 // Calls go through openapi-fetch over the types generated from the API's
 // /openapi.json ($lib/api/schema), so paths, parameters, bodies and answers
 // are checked against the API at compile time.
-import { error, isHttpError, type RequestEvent } from '@sveltejs/kit';
+import { error, fail, isHttpError, type ActionFailure, type RequestEvent } from '@sveltejs/kit';
 import createClient from 'openapi-fetch';
 import type { paths } from '$lib/api/schema';
 import { apiUrl } from './env';
@@ -81,8 +81,17 @@ export async function rawCall(event: Event, path: string, opts: CallOptions = {}
   }
 }
 
-/** For form actions: the API's failure as { status, message } to hand to fail(), anything else rethrown. */
-export function apiFailure(err: unknown): { status: number; message: string } {
-  if (isHttpError(err) && err.status < 500) return { status: err.status, message: err.body.message };
-  throw err;
+/**
+ * For form actions: the API call's answer, or, when the API refused it (4xx), the failure for the action to return:
+ * the API's status, its message and `fields` (what the form shows beside it). Anything else is rethrown.
+ */
+export async function orFail<T, F extends Record<string, unknown>>(
+  call: Promise<T>, fields: F,
+): Promise<{ ok: true; value: T } | { ok: false; failure: ActionFailure<F & { message: string }> }> {
+  try {
+    return { ok: true, value: await call };
+  } catch (err) {
+    if (isHttpError(err) && err.status < 500) return { ok: false, failure: fail(err.status, { ...fields, message: err.body.message }) };
+    throw err;
+  }
 }

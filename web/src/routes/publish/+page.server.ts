@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -17,12 +17,8 @@ export const actions: Actions = {
     const values = { slug, name };
     if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(slug)) return fail(400, { ...values, message: 'The address (slug) takes 2 to 63 lower-case letters, digits and dashes.' });
     if (!name || name.length > 120) return fail(400, { ...values, message: 'Give the agent a name (up to 120 characters).' });
-    try {
-      await data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).POST('/v1/admin/offerings', { body: { slug, name } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { ...values, message: f.message });
-    }
+    const done = await orFail(data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).POST('/v1/admin/offerings', { body: { slug, name } })), { ...values });
+    if (!done.ok) return done.failure;
     redirect(303, `/publish/${slug}?created=1`);
   },
 };

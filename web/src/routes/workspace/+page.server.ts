@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { ApiKeyScope } from '$lib/types';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
@@ -57,26 +57,18 @@ export const actions: Actions = {
     const scopes = form.getAll('scopes').map(String).filter(isScope);
     if (!name || name.length > 80) return fail(400, { action: 'createKey', message: 'Give the key a name (up to 80 characters).' });
     if (scopes.length === 0) return fail(400, { action: 'createKey', message: 'Choose what the key may do: run agents, read balance and usage, or both.' });
-    try {
-      const key = await data(apiClient(event).POST('/v1/api-keys', { body: { name, scopes, ...(instanceId ? { instance_id: instanceId } : {}) } }));
-      // The secret exists only in this answer, so it is returned to the page rather than redirected away.
-      return { action: 'createKey', created: { name: key.name, secret: key.secret } };
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'createKey', message: f.message });
-    }
+    const key = await orFail(data(apiClient(event).POST('/v1/api-keys', { body: { name, scopes, ...(instanceId ? { instance_id: instanceId } : {}) } })), { action: 'createKey' });
+    if (!key.ok) return key.failure;
+    // The secret exists only in this answer, so it is returned to the page rather than redirected away.
+    return { action: 'createKey', created: { name: key.value.name, secret: key.value.secret } };
   },
 
   revokeKey: async (event) => {
     requireUser(event);
     const id = String((await event.request.formData()).get('id') ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) return fail(400, { action: 'revokeKey', message: 'Unknown key.' });
-    try {
-      await data(apiClient(event).DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'revokeKey', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).DELETE('/v1/api-keys/{id}', { params: { path: { id } } })), { action: 'revokeKey' });
+    if (!done.ok) return done.failure;
     redirect(303, '/workspace#keys');
   },
 
@@ -84,12 +76,8 @@ export const actions: Actions = {
     requireUser(event);
     const id = String((await event.request.formData()).get('id') ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) return fail(400, { action: 'unsubscribe', message: 'Unknown instance.' });
-    try {
-      await data(apiClient(event).DELETE('/v1/instances/{id}', { params: { path: { id } } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'unsubscribe', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).DELETE('/v1/instances/{id}', { params: { path: { id } } })), { action: 'unsubscribe' });
+    if (!done.ok) return done.failure;
     redirect(303, '/workspace#instances');
   },
 
@@ -100,12 +88,8 @@ export const actions: Actions = {
     const role = String(form.get('role') ?? 'member');
     if (!/^[^@\s]+@[^@\s]+$/.test(email) || email.length > 254) return fail(400, { action: 'invite', message: 'Enter the email address of the person to invite.' });
     if (role !== 'member' && role !== 'admin' && role !== 'owner') return fail(400, { action: 'invite', message: 'Choose a role.' });
-    try {
-      await data(apiClient(event).POST('/v1/orgs/{orgId}/invitations', { params: { path: { orgId: orgIdOf(event) } }, body: { email, role } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'invite', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).POST('/v1/orgs/{orgId}/invitations', { params: { path: { orgId: orgIdOf(event) } }, body: { email, role } })), { action: 'invite' });
+    if (!done.ok) return done.failure;
     return { action: 'invite', invited: email };
   },
 
@@ -113,12 +97,8 @@ export const actions: Actions = {
     requireUser(event);
     const id = String((await event.request.formData()).get('id') ?? '');
     if (!UUID.test(id)) return fail(400, { action: 'revokeInvitation', message: 'Unknown invitation.' });
-    try {
-      await data(apiClient(event).DELETE('/v1/orgs/{orgId}/invitations/{id}', { params: { path: { orgId: orgIdOf(event), id } } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'revokeInvitation', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).DELETE('/v1/orgs/{orgId}/invitations/{id}', { params: { path: { orgId: orgIdOf(event), id } } })), { action: 'revokeInvitation' });
+    if (!done.ok) return done.failure;
     redirect(303, '/workspace#members');
   },
 
@@ -128,12 +108,8 @@ export const actions: Actions = {
     const userId = String(form.get('user_id') ?? '');
     const role = String(form.get('role') ?? '');
     if (!UUID.test(userId) || (role !== 'member' && role !== 'admin' && role !== 'owner')) return fail(400, { action: 'members', message: 'Choose a member and a role.' });
-    try {
-      await data(apiClient(event).PATCH('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } }, body: { role } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'members', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).PATCH('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } }, body: { role } })), { action: 'members' });
+    if (!done.ok) return done.failure;
     redirect(303, '/workspace#members');
   },
 
@@ -141,23 +117,15 @@ export const actions: Actions = {
     requireUser(event);
     const userId = String((await event.request.formData()).get('user_id') ?? '');
     if (!UUID.test(userId)) return fail(400, { action: 'members', message: 'Unknown member.' });
-    try {
-      await data(apiClient(event).DELETE('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'members', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).DELETE('/v1/orgs/{orgId}/members/{userId}', { params: { path: { orgId: orgIdOf(event), userId } } })), { action: 'members' });
+    if (!done.ok) return done.failure;
     redirect(303, '/workspace#members');
   },
 
   leave: async (event) => {
     requireUser(event);
-    try {
-      await data(apiClient(event).POST('/v1/orgs/{orgId}/leave', { params: { path: { orgId: orgIdOf(event) } } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'members', message: f.message });
-    }
+    const done = await orFail(data(apiClient(event).POST('/v1/orgs/{orgId}/leave', { params: { path: { orgId: orgIdOf(event) } } })), { action: 'members' });
+    if (!done.ok) return done.failure;
     // The switcher's choice is no longer theirs: the next page falls back to their first workspace.
     redirect(303, '/workspace');
   },
@@ -169,16 +137,11 @@ export const actions: Actions = {
     const quantity = Number(form.get('quantity') ?? 1);
     if (!/^[a-z0-9-]{1,30}$/.test(code)) return fail(400, { action: 'buyCredits', message: 'Choose a credit pack.' });
     if (!Number.isInteger(quantity) || quantity < 1 || quantity > 100) return fail(400, { action: 'buyCredits', message: 'Quantity must be 1 to 100.' });
-    let checkout: { payment_url: string | null };
-    try {
-      checkout = await data(apiClient(event).POST('/v1/checkout', {
-        body: { items: [{ type: 'credit_pack', code, quantity }], return_url: `${event.url.origin}/orders/return` },
-      }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { action: 'buyCredits', message: f.message });
-    }
-    if (!checkout.payment_url) return fail(502, { action: 'buyCredits', message: 'The payment page is not available right now.' });
-    redirect(303, checkout.payment_url);
+    const checkout = await orFail(data(apiClient(event).POST('/v1/checkout', {
+      body: { items: [{ type: 'credit_pack', code, quantity }], return_url: `${event.url.origin}/orders/return` },
+    })), { action: 'buyCredits' });
+    if (!checkout.ok) return checkout.failure;
+    if (!checkout.value.payment_url) return fail(502, { action: 'buyCredits', message: 'The payment page is not available right now.' });
+    redirect(303, checkout.value.payment_url);
   },
 };

@@ -1,5 +1,5 @@
 import { error, fail, isHttpError, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import { publicApiUrl } from '$lib/server/env';
 import type { Order } from '$lib/types';
 import type { Actions, PageServerLoad } from './$types';
@@ -27,12 +27,8 @@ export const actions: Actions = {
     const name = String(form.get('name') ?? '').trim();
     const instanceId = String(form.get('instance_id') ?? '');
     if (!name || name.length > 80) return fail(400, { message: 'Give the key a name (up to 80 characters).' });
-    try {
-      const key = await data(apiClient(event).POST('/v1/api-keys', { body: { name, ...(instanceId ? { instance_id: instanceId } : {}) } }));
-      return { created: { name: key.name, secret: key.secret } };
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { message: f.message });
-    }
+    const key = await orFail(data(apiClient(event).POST('/v1/api-keys', { body: { name, ...(instanceId ? { instance_id: instanceId } : {}) } })), {});
+    if (!key.ok) return key.failure;
+    return { created: { name: key.value.name, secret: key.value.secret } };
   },
 };

@@ -1,5 +1,5 @@
 import { error, fail, redirect, type RequestEvent } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -29,11 +29,8 @@ export const actions: Actions = {
     };
     if (!body.name) return fail(400, { section: 'listing', message: 'The name cannot be empty.' });
     if (exampleInputs.length > 10) return fail(400, { section: 'listing', message: 'Up to 10 example inputs, one per line.' });
-    try {
-      await data(admin(event).PATCH('/v1/admin/offerings/{id}', { params: { path: { id } }, body }));
-    } catch (err) {
-      return fail(apiFailure(err).status, { section: 'listing', message: apiFailure(err).message });
-    }
+    const done = await orFail(data(admin(event).PATCH('/v1/admin/offerings/{id}', { params: { path: { id } }, body })), { section: 'listing' });
+    if (!done.ok) return done.failure;
     redirect(303, `/publish/${event.params.slug}?saved=listing#listing`);
   },
 
@@ -50,11 +47,8 @@ export const actions: Actions = {
     if ([body.price_cents, body.monthly_credits_mc, body.price_per_run_mc, body.price_per_1k_tokens_mc, body.rate_limit_per_minute].some((n) => !Number.isFinite(n) || n < 0)) {
       return fail(400, { section: 'plans', message: 'Prices, credits and limits must be numbers of zero or more.' });
     }
-    try {
-      await data(admin(event).PUT('/v1/admin/offerings/{id}/plans/{code}', { params: { path: { id: text(form, 'offering_id'), code } }, body }));
-    } catch (err) {
-      return fail(apiFailure(err).status, { section: 'plans', message: apiFailure(err).message });
-    }
+    const done = await orFail(data(admin(event).PUT('/v1/admin/offerings/{id}/plans/{code}', { params: { path: { id: text(form, 'offering_id'), code } }, body })), { section: 'plans' });
+    if (!done.ok) return done.failure;
     redirect(303, `/publish/${event.params.slug}?saved=plan#plans`);
   },
 
@@ -66,13 +60,11 @@ export const actions: Actions = {
 async function versionAction(event: RequestEvent, action: 'publish' | 'retire' | 'checks') {
   const id = text(await event.request.formData(), 'version_id');
   const api = admin(event);
-  try {
-    const params = { params: { path: { id } } };
-    if (action === 'publish') await data(api.POST('/v1/admin/versions/{id}/publish', params));
-    else if (action === 'retire') await data(api.POST('/v1/admin/versions/{id}/retire', params));
-    else await data(api.POST('/v1/admin/versions/{id}/checks', params));
-  } catch (err) {
-    return fail(apiFailure(err).status, { section: 'versions', versionId: id, message: apiFailure(err).message });
-  }
+  const params = { params: { path: { id } } };
+  const call = action === 'publish' ? api.POST('/v1/admin/versions/{id}/publish', params)
+    : action === 'retire' ? api.POST('/v1/admin/versions/{id}/retire', params)
+      : api.POST('/v1/admin/versions/{id}/checks', params);
+  const done = await orFail(data(call), { section: 'versions', versionId: id });
+  if (!done.ok) return done.failure;
   redirect(303, `/publish/${event.params.slug}?done=${action}#versions`);
 }

@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -20,13 +20,10 @@ export const actions: Actions = {
     if (!/^[a-z0-9-]{1,30}$/.test(code)) return fail(400, { message: 'The pack code takes 1 to 30 lower-case letters, digits and dashes.' });
     if (!name) return fail(400, { message: 'Give the pack a name.' });
     if (!(creditsMc >= 1000) || !(priceCents >= 1)) return fail(400, { message: 'A pack holds at least 1 credit and costs at least 0.01.' });
-    try {
-      await data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).PUT('/v1/admin/credit-packs/{code}', {
-        params: { path: { code } }, body: { name, credits_mc: creditsMc, price_cents: priceCents, status },
-      }));
-    } catch (err) {
-      return fail(apiFailure(err).status, { message: apiFailure(err).message });
-    }
+    const done = await orFail(data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).PUT('/v1/admin/credit-packs/{code}', {
+      params: { path: { code } }, body: { name, credits_mc: creditsMc, price_cents: priceCents, status },
+    })), {});
+    if (!done.ok) return done.failure;
     redirect(303, '/publish/credit-packs?saved=1');
   },
 };

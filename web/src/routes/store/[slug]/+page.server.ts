@@ -1,5 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import { demoCall, hasDemoCookie } from '$lib/server/demo';
 import { publicApiUrl } from '$lib/server/env';
 import type { Actions, PageServerLoad } from './$types';
@@ -26,14 +26,9 @@ export const actions: Actions = {
     if (!event.locals.user) signInFirst(event.params.slug);
     const plan = String((await event.request.formData()).get('plan') ?? '');
     if (!/^[a-z0-9-]{1,30}$/.test(plan)) return fail(400, { plan, message: 'Choose a plan.' });
-    let started: { order_id: string };
-    try {
-      started = await data(apiClient(event).POST('/v1/instances', { body: { offering: event.params.slug, plan } }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { plan, message: f.message });
-    }
-    redirect(303, `/orders/${encodeURIComponent(started.order_id)}`);
+    const started = await orFail(data(apiClient(event).POST('/v1/instances', { body: { offering: event.params.slug, plan } })), { plan });
+    if (!started.ok) return started.failure;
+    redirect(303, `/orders/${encodeURIComponent(started.value.order_id)}`);
   },
 
   /** Paid plan: Saleor checkout, paid on its pay page, which returns to /orders/return. */
@@ -41,16 +36,11 @@ export const actions: Actions = {
     if (!event.locals.user) signInFirst(event.params.slug);
     const plan = String((await event.request.formData()).get('plan') ?? '');
     if (!/^[a-z0-9-]{1,30}$/.test(plan)) return fail(400, { plan, message: 'Choose a plan.' });
-    let checkout: { payment_url: string | null };
-    try {
-      checkout = await data(apiClient(event).POST('/v1/checkout', {
-        body: { items: [{ type: 'plan', offering: event.params.slug, plan }], return_url: `${event.url.origin}/orders/return` },
-      }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { plan, message: f.message });
-    }
-    if (!checkout.payment_url) return fail(502, { plan, message: 'The payment page is not available right now. Please try again.' });
-    redirect(303, checkout.payment_url);
+    const checkout = await orFail(data(apiClient(event).POST('/v1/checkout', {
+      body: { items: [{ type: 'plan', offering: event.params.slug, plan }], return_url: `${event.url.origin}/orders/return` },
+    })), { plan });
+    if (!checkout.ok) return checkout.failure;
+    if (!checkout.value.payment_url) return fail(502, { plan, message: 'The payment page is not available right now. Please try again.' });
+    redirect(303, checkout.value.payment_url);
   },
 };

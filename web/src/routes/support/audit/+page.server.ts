@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { Actions, PageServerLoad } from './$types';
 
 interface AuditEntry { id: number; orgId: string | null; actor: string; action: string; targetType: string | null; targetId: string | null; reason: string | null; data: unknown; createdAt: string }
@@ -25,14 +25,10 @@ export const actions: Actions = {
     if (!Number.isFinite(amount) || amount === 0 || Math.abs(amount) > 1e9) return fail(400, { ...values, message: 'Enter a non-zero amount of credits (negative to debit).' });
     if (reason.length < 3 || reason.length > 500) return fail(400, { ...values, message: 'Say why, in 3 to 500 characters.' });
     if (form.get('confirm') !== 'yes') return fail(400, { ...values, message: 'Tick the confirmation box first.' });
-    try {
-      await data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).POST('/v1/support/wallets/{id}/adjustments', {
-        params: { path: { id: walletId } }, body: { amount_mc: Math.round(amount * 1000), reason },
-      }));
-    } catch (err) {
-      const f = apiFailure(err);
-      return fail(f.status, { ...values, message: f.message });
-    }
+    const done = await orFail(data(apiClient(event, { headers: { 'Idempotency-Key': crypto.randomUUID() } }).POST('/v1/support/wallets/{id}/adjustments', {
+      params: { path: { id: walletId } }, body: { amount_mc: Math.round(amount * 1000), reason },
+    })), { ...values });
+    if (!done.ok) return done.failure;
     redirect(303, '/support/audit?adjusted=1');
   },
 };

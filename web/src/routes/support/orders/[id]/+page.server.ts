@@ -1,5 +1,5 @@
 import { error, fail, redirect } from '@sveltejs/kit';
-import { apiClient, apiFailure, data } from '$lib/server/api';
+import { apiClient, orFail, data } from '$lib/server/api';
 import type { paths } from '$lib/api/schema';
 import type { Order } from '$lib/types';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
@@ -22,12 +22,8 @@ async function signal(event: RequestEvent, action: 'retry' | 'cancel') {
   const reason = String(form.get('reason') ?? '').trim();
   if (reason.length < 3 || reason.length > 500) return fail(400, { action, reason, message: 'Say why, in 3 to 500 characters.' });
   if (form.get('confirm') !== 'yes') return fail(400, { action, reason, message: 'Tick the confirmation box first.' });
-  try {
-    await data(apiClient(event).POST(action === 'retry' ? '/v1/support/orders/{id}/retry' : '/v1/support/orders/{id}/cancel', { params: { path: { id: event.params.id } }, body: { reason } }));
-  } catch (err) {
-    const f = apiFailure(err);
-    return fail(f.status, { action, reason, message: f.message });
-  }
+  const done = await orFail(data(apiClient(event).POST(action === 'retry' ? '/v1/support/orders/{id}/retry' : '/v1/support/orders/{id}/cancel', { params: { path: { id: event.params.id } }, body: { reason } })), { action, reason });
+  if (!done.ok) return done.failure;
   redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=${action}`);
 }
 
@@ -45,14 +41,10 @@ async function decide(event: RequestEvent) {
   if (!isDecision(decision)) return fail(400, { action: 'decide' as const, reason, message: 'Choose one of the three decisions.' });
   if (reason.length < 3 || reason.length > 500) return fail(400, { action: 'decide' as const, reason, message: 'Say why, in 3 to 500 characters.' });
   if (form.get('confirm') !== 'yes') return fail(400, { action: 'decide' as const, reason, message: 'Tick the confirmation box first.' });
-  try {
-    await data(apiClient(event).POST('/v1/support/orders/{id}/refund-decision', {
-      params: { path: { id: event.params.id } }, body: { reason, decision },
-    }));
-  } catch (err) {
-    const f = apiFailure(err);
-    return fail(f.status, { action: 'decide' as const, reason, message: f.message });
-  }
+  const done = await orFail(data(apiClient(event).POST('/v1/support/orders/{id}/refund-decision', {
+    params: { path: { id: event.params.id } }, body: { reason, decision },
+  })), { action: 'decide' as const, reason });
+  if (!done.ok) return done.failure;
   redirect(303, `/support/orders/${encodeURIComponent(event.params.id)}?done=decide`);
 }
 
