@@ -257,18 +257,22 @@ export async function startTemporal(layout: StackLayout, opts: { inMemory?: bool
     logDir: layout.logDir,
     url: `http://127.0.0.1:${layout.ports.temporalUi}`,
     readyTimeoutMs: 60_000,
-    ready: async () => {
-      if (!(await portOpen(layout.ports.temporal))) return false;
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-        return Object.keys(SEARCH_ATTRIBUTES).every((k) => k in (attrs.customAttributes ?? {}));
-      } finally {
-        await connection.close();
-      }
-    },
+    ready: async () => (await portOpen(layout.ports.temporal)) && temporalReady(address),
   });
+}
+
+/** A Temporal server answers and has CMP's search attributes registered (the workflows set them). */
+export async function temporalReady(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    return Object.keys(SEARCH_ATTRIBUTES).every((k) => k in (attrs.customAttributes ?? {}));
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
 }
 
 /**

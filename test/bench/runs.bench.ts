@@ -106,6 +106,20 @@ if (abCandidates.some((c) => !['native-client', 'pollers'].includes(c) && !c.sta
 }
 if (!['stack', 'full-sqlite', 'full-postgres'].includes(floorCandidate)) throw new Error('BENCH_FLOOR_CANDIDATE must be stack, full-sqlite or full-postgres');
 
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * `pairs` alternating pairs of a candidate and its baseline, the candidate first in every other pair (this machine's
+ * speed drifts: pairs, not one long block each); each side's results in order.
+ */
+async function alternate<T>(pairs: number, measure: (candidate: boolean) => Promise<T>): Promise<{ candidate: T[]; baseline: T[] }> {
+  const out = { candidate: [] as T[], baseline: [] as T[] };
+  for (let i = 0; i < pairs; i++) {
+    for (const candidate of i % 2 === 0 ? [true, false] : [false, true]) out[candidate ? 'candidate' : 'baseline'].push(await measure(candidate));
+  }
+  return out;
+}
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -388,8 +402,8 @@ async function main(): Promise<void> {
     const floorCpu = await cpuPerRun(floorCall);
     const cpuLine = (c: { ms: Record<string, number> }) => Object.entries(c.ms).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
     console.log(`\nCPU ms per run at c16 (user + system, process trees; ${split ? 'split' : 'the bench process holds API and workers'}):`);
-    console.log(`  run path (${runCpu.perS.toFixed(0)}/s): ${cpuLine(runCpu)}, total ${Object.values(runCpu.ms).reduce((a, b) => a + b, 0).toFixed(1)}`);
-    console.log(`  floor    (${floorCpu.perS.toFixed(0)}/s): ${cpuLine(floorCpu)}, total ${Object.values(floorCpu.ms).reduce((a, b) => a + b, 0).toFixed(1)}`);
+    console.log(`  run path (${runCpu.perS.toFixed(0)}/s): ${cpuLine(runCpu)}, total ${sum(Object.values(runCpu.ms)).toFixed(1)}`);
+    console.log(`  floor    (${floorCpu.perS.toFixed(0)}/s): ${cpuLine(floorCpu)}, total ${sum(Object.values(floorCpu.ms)).toFixed(1)}`);
     for (const [k, v] of Object.entries(runCpu.ms)) figures[`c16_cpu_ms_per_run_${k.replace(/ /g, '_')}`] = Math.round(v * 10) / 10;
     for (const [k, v] of Object.entries(floorCpu.ms)) figures[`c16_cpu_ms_per_floor_workflow_${k.replace(/ /g, '_')}`] = Math.round(v * 10) / 10;
     console.log(`\nbreakdown at c1, ${breakdownRuns} runs each: mean ms per occurrence, occurrences per run (run path | floor); run p50 ${runParts.r.p50.toFixed(1)}, floor p50 ${floorParts.r.p50.toFixed(1)}`);
@@ -410,7 +424,7 @@ async function main(): Promise<void> {
       api_before_start: mean(runParts.parts, 'api POST /v1/runs') - updateWithStart,
       start_to_first_workflow_task: toFirstTask,
       ...Object.fromEntries(localActivities.map(([a, v]) => [`local_activity_${a}`, v])),
-      settle_to_update_answer: updateWithStart - toFirstTask - localActivities.reduce((t, [, v]) => t + v, 0),
+      settle_to_update_answer: updateWithStart - toFirstTask - sum(localActivities.map(([, v]) => v)),
     };
     console.log('run path, c1 means (ms): ' + Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '));
     for (const [k, v] of Object.entries(parts)) figures[`c1_breakdown_${k}_ms`] = Math.round(v * 10) / 10;
@@ -495,16 +509,12 @@ async function main(): Promise<void> {
           }
         };
         for (const side of [baselineSide, stackSide]) await load(8, warmup, call(side.client));
-        const speeds: Record<'baseline' | 'candidate', number[]> = { baseline: [], candidate: [] };
-        const c1p50: Record<'baseline' | 'candidate', number[]> = { baseline: [], candidate: [] };
-        for (let i = 0; i < floorPairs; i++) {
-          for (const which of i % 2 === 0 ? ['candidate', 'baseline'] as const : ['baseline', 'candidate'] as const) {
-            const client = (which === 'baseline' ? baselineSide : stackSide).client;
-            speeds[which].push((await load(16, perLevel, call(client))).perS);
-            c1p50[which].push((await load(1, Math.ceil(perLevel / 4), call(client))).p50);
-          }
-        }
-        const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+        const measured = await alternate(floorPairs, async (candidate) => {
+          const client = (candidate ? stackSide : baselineSide).client;
+          return { perS: (await load(16, perLevel, call(client))).perS, p50: (await load(1, Math.ceil(perLevel / 4), call(client))).p50 };
+        });
+        const speeds = { candidate: measured.candidate.map((m) => m.perS), baseline: measured.baseline.map((m) => m.perS) };
+        const c1p50 = { candidate: measured.candidate.map((m) => m.p50), baseline: measured.baseline.map((m) => m.p50) };
         figures.floor_speedup_vs_baseline = Math.round((sum(speeds.candidate) / sum(speeds.baseline)) * 1000) / 1000;
         figures.c16_floor_baseline_per_s = Math.round(sum(speeds.baseline) / floorPairs);
         figures.c16_floor_candidate_per_s = Math.round(sum(speeds.candidate) / floorPairs);
@@ -547,20 +557,14 @@ async function main(): Promise<void> {
       const variantRunning = variantWorker.run();
       const variantCall = () => post(`http://127.0.0.1:${(variantServer.address() as AddressInfo).port}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
       await load(8, warmup, variantCall);
-      const a: number[] = [];
-      const b: number[] = [];
-      const a1: number[] = [];
-      const b1: number[] = [];
-      for (let i = 0; i < abPairs; i++) {
-        for (const variant of i % 2 === 0 ? [true, false] : [false, true]) {
-          const r = await load(16, perLevel, variant ? variantCall : inProcessRunCall);
-          (variant ? b : a).push(r.perS);
-          const r1 = await load(1, Math.ceil(perLevel / 4), variant ? variantCall : inProcessRunCall);
-          (variant ? b1 : a1).push(r1.p50);
-          figures[`failures_ab_${candidate}`] = (figures[`failures_ab_${candidate}`] ?? 0) + r.failures + r1.failures;
-        }
-      }
-      const sum = (xs: number[]) => xs.reduce((t, v) => t + v, 0);
+      const measured = await alternate(abPairs, async (variant) => {
+        const r = await load(16, perLevel, variant ? variantCall : inProcessRunCall);
+        const r1 = await load(1, Math.ceil(perLevel / 4), variant ? variantCall : inProcessRunCall);
+        figures[`failures_ab_${candidate}`] = (figures[`failures_ab_${candidate}`] ?? 0) + r.failures + r1.failures;
+        return { perS: r.perS, p50: r1.p50 };
+      });
+      const [a, b] = [measured.baseline.map((m) => m.perS), measured.candidate.map((m) => m.perS)];
+      const [a1, b1] = [measured.baseline.map((m) => m.p50), measured.candidate.map((m) => m.p50)];
       const key_ = otherWorkflows ? 'other_workflows' : candidate.replace(/-/g, '_');
       figures[`ab_${key_}_c16_ratio`] = Math.round((sum(b) / sum(a)) * 1000) / 1000;
       figures[`ab_${key_}_c1_p50_delta_ms`] = Math.round(((sum(b1) - sum(a1)) / abPairs) * 10) / 10;
@@ -574,18 +578,13 @@ async function main(): Promise<void> {
 
     // Metrics on and off, alternating in the same run (this machine's speed drifts: pairs, not one long block each).
     if (metricsMode === 'both') {
-      const on: number[] = [];
-      const off: number[] = [];
-      for (let i = 0; i < metricsPairs; i++) {
-        for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
-          setMetricsEnabled(enabled);
-          const r = await load(16, perLevel, inProcessRunCall);
-          (enabled ? on : off).push(r.perS);
-          figures.failures_metrics_phase = (figures.failures_metrics_phase ?? 0) + r.failures;
-        }
-      }
+      const { candidate: on, baseline: off } = await alternate(metricsPairs, async (enabled) => {
+        setMetricsEnabled(enabled);
+        const r = await load(16, perLevel, inProcessRunCall);
+        figures.failures_metrics_phase = (figures.failures_metrics_phase ?? 0) + r.failures;
+        return r.perS;
+      });
       setMetricsEnabled(true);
-      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
       figures.c16_metrics_on_runs_per_s = Math.round(sum(on) / on.length);
       figures.c16_metrics_off_runs_per_s = Math.round(sum(off) / off.length);
       figures.metrics_throughput_ratio = Math.round((sum(on) / sum(off)) * 1000) / 1000;
@@ -608,16 +607,11 @@ async function main(): Promise<void> {
       const tracedRunning = tracedWorker.run();
       const tracedCall = () => post(`http://127.0.0.1:${(tracedServer.address() as AddressInfo).port}/v1/runs`, runBody, { authorization: `Bearer ${key}` });
       await load(8, warmup, tracedCall);
-      const on: number[] = [];
-      const off: number[] = [];
-      for (let i = 0; i < tracingPairs; i++) {
-        for (const enabled of i % 2 === 0 ? [true, false] : [false, true]) {
-          const r = await load(16, perLevel, enabled ? tracedCall : inProcessRunCall);
-          (enabled ? on : off).push(r.perS);
-          figures.failures_tracing_phase = (figures.failures_tracing_phase ?? 0) + r.failures;
-        }
-      }
-      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      const { candidate: on, baseline: off } = await alternate(tracingPairs, async (enabled) => {
+        const r = await load(16, perLevel, enabled ? tracedCall : inProcessRunCall);
+        figures.failures_tracing_phase = (figures.failures_tracing_phase ?? 0) + r.failures;
+        return r.perS;
+      });
       figures.c16_tracing_on_runs_per_s = Math.round(sum(on) / on.length);
       figures.c16_tracing_off_runs_per_s = Math.round(sum(off) / off.length);
       figures.tracing_throughput_ratio = Math.round((sum(on) / sum(off)) * 1000) / 1000;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { portOpen, startProcess, type Service } from '../../deploy/local/processes';
-import { repoRoot, SEARCH_ATTRIBUTES, TEMPORAL_DYNAMIC_CONFIG, temporalArgs, type StackLayout } from '../../deploy/local/stack';
+import { repoRoot, SEARCH_ATTRIBUTES, TEMPORAL_DYNAMIC_CONFIG, temporalArgs, temporalReady, type StackLayout } from '../../deploy/local/stack';
 import { ensurePostgres, ensureTemporal } from '../../deploy/local/tools';
 
 export interface TemporalServer {
@@ -23,19 +23,6 @@ export interface TemporalServer {
 /** Ports for extra servers of the bench: x40–x59 in slot 9's band, which no slot's formula in testLayout reaches. */
 const extraPort = (layout: StackLayout, i: number) => layout.ports.temporal + 7 + i; // slot 9: 18140 + i
 
-async function ready(address: string): Promise<boolean> {
-  const connection = await Connection.connect({ address, connectTimeout: 1000 });
-  try {
-    await connection.workflowService.getSystemInfo({});
-    const attrs = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-    return Object.keys(SEARCH_ATTRIBUTES).every((k) => k in (attrs.customAttributes ?? {}));
-  } catch {
-    return false;
-  } finally {
-    await connection.close();
-  }
-}
-
 /** The CLI's dev server as `npm run dev` starts it, on extra ports and its own SQLite file, with more dynamic config. */
 export async function startDevServer(layout: StackLayout, opts: { label: string; first: number; dynamicConfig?: Record<string, string> }): Promise<TemporalServer> {
   const dataDir = path.join(layout.dataDir, `temporal-${opts.label}`);
@@ -45,7 +32,7 @@ export async function startDevServer(layout: StackLayout, opts: { label: string;
   const address = `127.0.0.1:${ports.temporal}`;
   const service = await startProcess({
     name: `temporal-${opts.label}`, command: ensureTemporal(repoRoot), args, logDir: layout.logDir, url: address, readyTimeoutMs: 60_000,
-    ready: async () => (await portOpen(ports.temporal)) && ready(address),
+    ready: async () => (await portOpen(ports.temporal)) && temporalReady(address),
   });
   return { label: opts.label, address, metricsUrl: `http://127.0.0.1:${ports.temporalMetrics}/metrics`, service };
 }
@@ -130,7 +117,7 @@ dynamicConfigClient: { filepath: ${dynamicConfig}, pollInterval: 10s }
     ready: async () => {
       if (!(await portOpen(p(0)))) return false;
       if (!registered) registered = await registerDefaultNamespace(address);
-      return registered && ready(address);
+      return registered && temporalReady(address);
     },
   });
   return { label: opts.label, address, metricsUrl: `http://127.0.0.1:${p(9)}/metrics`, service };
